@@ -1,0 +1,6 @@
+export {
+  currentEventContext,
+  type EventContext,
+  runWithCorrelation,
+  runWithEventContext,
+} from "./event-context.js";

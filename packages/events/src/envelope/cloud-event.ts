@@ -1,0 +1,244 @@
+import { randomUUID } from "node:crypto";
+import { currentEventContext } from "../context/index.js";
+import { EnvelopeError, ErrorCode } from "../errors/index.js";
+import { parseEventType } from "./naming.js";
+
+export const SPEC_VERSION = "1.0";
+export const JSON_CONTENT_TYPE = "application/json";
+/** Content-Type of a structured-mode CloudEvent on NATS. */
+export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json";
+
+/**
+ * A CloudEvents 1.0 event with the SlotWise extensions. On the wire each `metadata` entry is an extension
+ * attribute of its own (CloudEvents has no map type); in memory it is gathered back into `metadata`.
+ */
+export interface CloudEvent<T = unknown> {
+  readonly id: string;
+  /** The service that produced the event, e.g. `booking-service`. */
+  readonly source: string;
+  readonly specversion: typeof SPEC_VERSION;
+  /** `{domain}.{entity}.{action}.v{N}` */
+  readonly type: string;
+  /** The resource the event is about (aggregate id): events with one subject are handled in order. */
+  readonly subject: string;
+  /** RFC 3339. */
+  readonly time: string;
+  readonly datacontenttype: string;
+  readonly data: T;
+  readonly correlationid: string;
+  readonly causationid?: string;
+  /** Schema version of `data`, `MAJOR.MINOR`; MAJOR equals the `vN` of `type`. */
+  readonly version: string;
+  /** W3C trace context (CloudEvents distributed-tracing extension). */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+  /** Additional string attributes; keys `[a-z0-9]{1,20}`. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface CreateEventInput<T = unknown> {
+  type: string;
+  source: string;
+  subject: string;
+  data: T;
+  /** @default a random UUID */
+  id?: string;
+  /** @default now */
+  time?: string | Date;
+  /** @default "application/json" */
+  datacontenttype?: string;
+  /** @default the correlation id of the event being handled, else this event's id */
+  correlationid?: string;
+  /** @default the id of the event being handled, if any */
+  causationid?: string;
+  /** @default `${N}.0` where `vN` ends the type */
+  version?: string;
+  metadata?: Record<string, string>;
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** Attribute names a metadata key may not take. */
+export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set([
+  "id",
+  "source",
+  "specversion",
+  "type",
+  "subject",
+  "time",
+  "datacontenttype",
+  "dataschema",
+  "data",
+  "data_base64",
+  "correlationid",
+  "causationid",
+  "version",
+  "traceparent",
+  "tracestate",
+  "metadata",
+]);
+
+const METADATA_KEY = /^[a-z0-9]{1,20}$/;
+const VERSION = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
+const RFC3339 =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+function invalid(attribute: string, message: string, value?: unknown): EnvelopeError {
+  return new EnvelopeError(ErrorCode.INVALID_ENVELOPE, attribute, message, {
+    details: value === undefined ? {} : { value },
+  });
+}
+
+function requireString(obj: Record<string, unknown>, attribute: string): string {
+  const v = obj[attribute];
+  if (v === undefined || v === null || v === "") {
+    throw invalid(attribute, `attribute '${attribute}' is required`);
+  }
+  if (typeof v !== "string") throw invalid(attribute, `attribute '${attribute}' must be a string`, v);
+  return v;
+}
+
+function optionalString(obj: Record<string, unknown>, attribute: string): string | undefined {
+  const v = obj[attribute];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v === "") {
+    throw invalid(attribute, `attribute '${attribute}' must be a non-empty string`, v);
+  }
+  return v;
+}
+
+/** Checks `version` against the type's major version. */
+function checkVersion(version: string, major: number): void {
+  const m = VERSION.exec(version);
+  if (!m) throw invalid("version", `attribute 'version' must be MAJOR.MINOR, got "${version}"`, version);
+  if (Number(m[1]) !== major) {
+    throw invalid("version", `attribute 'version' ${version} does not match the type's v${major}`, version);
+  }
+}
+
+function checkMetadata(metadata: Record<string, string>): void {
+  for (const [key, value] of Object.entries(metadata)) {
+    if (!METADATA_KEY.test(key)) {
+      throw invalid(
+        `metadata.${key}`,
+        `metadata key "${key}" is not a valid CloudEvents attribute name ([a-z0-9]{1,20})`,
+        key,
+      );
+    }
+    if (RESERVED_ATTRIBUTES.has(key)) {
+      throw invalid(`metadata.${key}`, `metadata key "${key}" is a reserved attribute name`, key);
+    }
+    if (typeof value !== "string") {
+      throw invalid(`metadata.${key}`, `metadata value of "${key}" must be a string`, value);
+    }
+  }
+}
+
+/**
+ * Creates an event, validating every attribute. Inside a handler the new event inherits the handled
+ * event's correlation id and takes its id as causation id (see `context/`).
+ */
+export function createEvent<T>(input: CreateEventInput<T>): CloudEvent<T> {
+  const obj = input as unknown as Record<string, unknown>;
+  const { major } = parseEventType(input.type);
+  requireString(obj, "source");
+  requireString(obj, "subject");
+  if (!("data" in input)) throw invalid("data", "attribute 'data' is required");
+  const id = input.id ?? randomUUID();
+  if (typeof id !== "string" || id === "")
+    throw invalid("id", "attribute 'id' must be a non-empty string", id);
+  const time =
+    input.time instanceof Date ? input.time.toISOString() : (input.time ?? new Date().toISOString());
+  if (!RFC3339.test(time)) throw invalid("time", `attribute 'time' must be RFC 3339, got "${time}"`, time);
+  const version = input.version ?? `${major}.0`;
+  checkVersion(version, major);
+  const metadata = input.metadata ?? {};
+  checkMetadata(metadata);
+  const ctx = currentEventContext();
+  const correlationid = input.correlationid ?? ctx?.correlationId ?? id;
+  const causationid = input.causationid ?? ctx?.eventId;
+  optionalString(obj, "traceparent");
+  optionalString(obj, "tracestate");
+  const event: CloudEvent<T> = {
+    id,
+    source: input.source,
+    specversion: SPEC_VERSION,
+    type: input.type,
+    subject: input.subject,
+    time,
+    datacontenttype: input.datacontenttype ?? JSON_CONTENT_TYPE,
+    data: input.data,
+    correlationid,
+    version,
+    metadata,
+    ...(causationid === undefined ? {} : { causationid }),
+    ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
+    ...(input.tracestate === undefined ? {} : { tracestate: input.tracestate }),
+  };
+  return event;
+}
+
+/**
+ * Validates a parsed wire object as a CloudEvent and gathers its extension attributes into `metadata`.
+ * Throws an `EnvelopeError` naming the first bad attribute.
+ */
+export function toCloudEvent(obj: Record<string, unknown>): CloudEvent {
+  const specversion = obj.specversion;
+  if (specversion === undefined) throw invalid("specversion", "attribute 'specversion' is required");
+  if (specversion !== SPEC_VERSION) {
+    throw new EnvelopeError(
+      ErrorCode.UNSUPPORTED_SPECVERSION,
+      "specversion",
+      `attribute 'specversion' must be "1.0", got ${JSON.stringify(specversion)}`,
+    );
+  }
+  const id = requireString(obj, "id");
+  const source = requireString(obj, "source");
+  const type = requireString(obj, "type");
+  const { major } = parseEventType(type);
+  const subject = requireString(obj, "subject");
+  const time = requireString(obj, "time");
+  if (!RFC3339.test(time)) throw invalid("time", `attribute 'time' must be RFC 3339, got "${time}"`, time);
+  const datacontenttype = requireString(obj, "datacontenttype");
+  if (!("data" in obj)) throw invalid("data", "attribute 'data' is required");
+  const correlationid = requireString(obj, "correlationid");
+  const version = requireString(obj, "version");
+  checkVersion(version, major);
+  const causationid = optionalString(obj, "causationid");
+  const traceparent = optionalString(obj, "traceparent");
+  const tracestate = optionalString(obj, "tracestate");
+  let metadata: Record<string, string> | undefined;
+  for (const key in obj) {
+    if (RESERVED_ATTRIBUTES.has(key)) continue;
+    const value = obj[key];
+    if (typeof value !== "string" || !METADATA_KEY.test(key)) {
+      throw invalid(key, `extension attribute "${key}" must be a string named [a-z0-9]{1,20}`, value);
+    }
+    if (metadata === undefined) metadata = {};
+    metadata[key] = value;
+  }
+  return {
+    id,
+    source,
+    specversion: SPEC_VERSION,
+    type,
+    subject,
+    time,
+    datacontenttype,
+    data: obj.data,
+    correlationid,
+    version,
+    metadata: metadata ?? EMPTY,
+    ...(causationid === undefined ? {} : { causationid }),
+    ...(traceparent === undefined ? {} : { traceparent }),
+    ...(tracestate === undefined ? {} : { tracestate }),
+  };
+}
+
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The wire object: metadata entries become top-level extension attributes. */
+export function toWireObject(event: CloudEvent): Record<string, unknown> {
+  const { metadata, ...attributes } = event;
+  return { ...attributes, ...metadata };
+}

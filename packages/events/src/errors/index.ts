@@ -1,0 +1,10 @@
+export {
+  ConcurrencyError,
+  EnvelopeError,
+  ErrorCode,
+  type ExpectedVersionLike,
+  isPermanent,
+  isSlotwiseError,
+  SlotwiseError,
+  type SlotwiseErrorOptions,
+} from "./errors.js";

@@ -1,0 +1,5 @@
+// @slotwise/events — the core: no broker or database imports.
+export * from "./context/index.js";
+export * from "./envelope/index.js";
+export * from "./errors/index.js";
+export * from "./transport/index.js";
