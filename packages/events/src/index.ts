@@ -2,4 +2,5 @@
 export * from "./context/index.js";
 export * from "./envelope/index.js";
 export * from "./errors/index.js";
+export * from "./store/index.js";
 export * from "./transport/index.js";

@@ -194,6 +194,10 @@ export interface Transport {
 
   /** Waits until everything published so far reached the server. */
   flush(): Promise<void>;
-  /** Stops every subscription (draining) and releases the connection. Idempotent. */
+  /**
+   * Ends every subscription and releases the connection at once, like a process that dies: handlers still
+   * running cannot settle any more, so their messages are redelivered after the ack wait. For a graceful
+   * end, `stop()` each subscription first (it drains). Idempotent.
+   */
   close(): Promise<void>;
 }
