@@ -4,3 +4,4 @@ export * from "./envelope/index.js";
 export * from "./errors/index.js";
 export * from "./store/index.js";
 export * from "./transport/index.js";
+export * from "./bus/index.js";

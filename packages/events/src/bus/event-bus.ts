@@ -1,0 +1,503 @@
+import { runWithEventContext } from "../context/index.js";
+import {
+  CLOUDEVENTS_CONTENT_TYPE,
+  type CloudEvent,
+  type CreateEventInput,
+  createEvent,
+  DEFAULT_ENVIRONMENTS,
+  type DecodeOptions,
+  decodeEvent,
+  dlqStreamNameFor,
+  encodeEvent,
+  type EventDefinition,
+  type EventRegistry,
+  parseEventType,
+  streamNameFor,
+  streamSubjectFor,
+} from "../envelope/index.js";
+import { ErrorCode, isPermanent, SlotwiseError } from "../errors/index.js";
+import type {
+  CoreMessage,
+  DeliverPolicy,
+  PublishAck,
+  ReceivedMessage,
+  Subscription,
+  Transport,
+} from "../transport/index.js";
+import { CONTENT_TYPE_HEADER } from "../transport/index.js";
+import { publishDeadLetter } from "./dead-letter.js";
+import { createMemoryDedupeStore, type DedupeStore } from "./dedupe-store.js";
+import { KeyedQueue } from "./keyed-queue.js";
+import { compose, type MessageContext, type Middleware } from "./middleware.js";
+import { createPublisher, type OutboundStep, type Publisher } from "./publisher.js";
+import { backoffDelay, parseRetryPolicy, type RetryPolicy } from "./retry.js";
+
+export const DEFAULT_HANDLER_MAX_IN_FLIGHT = 256;
+export const DEFAULT_ACK_WAIT_MS = 30_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+
+/** Told what happens to each delivery and publish; metrics, logs and tests plug in here. */
+export interface BusObserver {
+  published?(event: CloudEvent, subject: string, outcome: { ack?: PublishAck; error?: unknown }): void;
+  handled?(info: DeliveryInfo & { durationMs: number }): void;
+  skipped?(info: DeliveryInfo & { reason: "duplicate" | "filtered" }): void;
+  retried?(info: DeliveryInfo & { error: unknown; delayMs: number }): void;
+  deadLettered?(info: DeliveryInfo & { error: unknown }): void;
+}
+
+export interface DeliveryInfo {
+  handler: string;
+  consumer: string;
+  subject: string;
+  event?: CloudEvent;
+  deliveryCount: number;
+  streamSequence: number;
+}
+
+export interface HandlerContext {
+  /** Delivery number, 1 on first delivery. */
+  readonly attempt: number;
+  readonly handler: string;
+  readonly message: ReceivedMessage;
+}
+
+export type EventHandler<T = unknown> = (event: CloudEvent<T>, ctx: HandlerContext) => void | Promise<void>;
+
+export interface HandleOptions<T = unknown> {
+  /** Unique per service; the durable consumer is `{service}-{name}`. */
+  name: string;
+  /** Event types (names or definitions), all of one domain. */
+  types: readonly (string | EventDefinition)[];
+  handler: EventHandler<T>;
+  /** @default the bus's retry policy */
+  retry?: Partial<RetryPolicy>;
+  /** Messages in the handler at once (across subjects; one subject is always sequential). @default 256 */
+  maxInFlight?: number;
+  /** @default 30000 */
+  ackWaitMs?: number;
+  /** Where a new durable starts. @default "all" */
+  deliverPolicy?: DeliverPolicy;
+  /** Skip events this consumer already handled (by event id). @default true */
+  dedupe?: boolean;
+}
+
+export interface EventBusOptions {
+  transport: Transport;
+  /** Service name: `source` of published events and prefix of durable names. */
+  service: string;
+  /** Environment of every subject and stream. */
+  env: string;
+  registry: EventRegistry;
+  /** @default ["dev","staging","prod"] plus `env` */
+  environments?: readonly string[];
+  /** @default an in-process store (100k ids, 10 min) */
+  dedupe?: DedupeStore;
+  /** @default DEFAULT_RETRY */
+  retry?: Partial<RetryPolicy>;
+  /** Size and depth limits for incoming messages. */
+  decode?: DecodeOptions;
+  /** Extra middleware, run after the standard chain and before the handler, first outermost. */
+  middleware?: Middleware[];
+  /** Steps applied to every outgoing event (authorization, encryption, tracing). */
+  outbound?: OutboundStep[];
+  /** Create the env's domain streams and DLQ stream at start. @default true */
+  provision?: boolean;
+  /** @default 1 */
+  replicas?: number;
+  /** Pipelined publishes in flight at most. @default 256 */
+  maxPublishInFlight?: number;
+  observer?: BusObserver;
+}
+
+export interface EventBus {
+  readonly service: string;
+  readonly env: string;
+  /** Registers a durable handler; call before `start()`. Names must be unique. */
+  handle<T = unknown>(options: HandleOptions<T>): void;
+  /** The seed's `Subscribe`: a durable handler for one type. */
+  subscribe<T = unknown>(type: string | EventDefinition, handler: EventHandler<T>, name?: string): void;
+  /** The seed's `SubscribeQueue`: a core-NATS queue-group subscription (not persisted). */
+  subscribeQueue<T = unknown>(type: string | EventDefinition, queue: string, handler: EventHandler<T>): Subscription;
+  /** Publishes, waiting for JetStream's acknowledgement. */
+  publish(event: CloudEvent): Promise<PublishAck>;
+  /** Pipelined publish; `flush()` reports failures. */
+  publishAsync(event: CloudEvent): Promise<void>;
+  flush(): Promise<void>;
+  /** Builds an event with this service as source (correlation inherited inside handlers). */
+  event<T>(input: Omit<CreateEventInput<T>, "source">): CloudEvent<T>;
+  /** Request-reply over core NATS; the reply is a CloudEvent. Fails with TIMEOUT / NO_RESPONDERS. */
+  request<R = unknown>(event: CloudEvent, options?: { timeoutMs?: number }): Promise<CloudEvent<R>>;
+  /** Answers requests of a type; the returned event is the reply. Instances share a queue group. */
+  reply(type: string | EventDefinition, responder: (event: CloudEvent) => CloudEvent | Promise<CloudEvent>): Subscription;
+  /** Creates streams and consumers, then starts consuming. */
+  start(): Promise<void>;
+  /** Stops consuming, waits for in-flight handlers, flushes publishes. */
+  drain(): Promise<void>;
+  /** Drains, then closes the transport. */
+  close(): Promise<void>;
+}
+
+interface Registered {
+  options: HandleOptions;
+  retry: RetryPolicy;
+  consumer: string;
+  stream: string;
+  filter: string;
+  types: Set<string>;
+  domain: string;
+}
+
+const typeName = (t: string | EventDefinition): string => (typeof t === "string" ? t : t.type);
+
+class Bus implements EventBus {
+  readonly service: string;
+  readonly env: string;
+  readonly #transport: Transport;
+  readonly #registry: EventRegistry;
+  readonly #dedupe: DedupeStore;
+  readonly #retry: RetryPolicy;
+  readonly #decode: DecodeOptions;
+  readonly #middleware: Middleware[];
+  readonly #publisher: Publisher;
+  readonly #observer: BusObserver;
+  readonly #provision: boolean;
+  readonly #replicas: number;
+  readonly #handlers = new Map<string, Registered>();
+  readonly #subscriptions: Subscription[] = [];
+  #started = false;
+  #closed = false;
+
+  constructor(options: EventBusOptions) {
+    this.service = options.service;
+    this.env = options.env;
+    this.#transport = options.transport;
+    this.#registry = options.registry;
+    this.#dedupe = options.dedupe ?? createMemoryDedupeStore();
+    this.#retry = parseRetryPolicy(options.retry);
+    this.#decode = options.decode ?? {};
+    this.#middleware = options.middleware ?? [];
+    this.#observer = options.observer ?? {};
+    this.#provision = options.provision ?? true;
+    this.#replicas = options.replicas ?? 1;
+    const environments = options.environments ?? DEFAULT_ENVIRONMENTS;
+    if (!environments.includes(options.env) && options.environments !== undefined) {
+      throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `env "${options.env}" is not among the environments`, {
+        details: { env: options.env, environments },
+      });
+    }
+    this.#publisher = createPublisher({
+      transport: options.transport,
+      env: options.env,
+      registry: options.registry,
+      ...(options.outbound ? { steps: options.outbound } : {}),
+      ...(options.maxPublishInFlight ? { maxInFlight: options.maxPublishInFlight } : {}),
+      ...(this.#observer.published ? { onPublished: this.#observer.published } : {}),
+    });
+  }
+
+  handle<T = unknown>(options: HandleOptions<T>): void {
+    if (this.#started) {
+      throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `handler "${options.name}" registered after start()`);
+    }
+    if (this.#handlers.has(options.name)) {
+      throw new SlotwiseError(
+        ErrorCode.DUPLICATE_NAME,
+        `handler "${options.name}" is registered twice; it names the durable consumer, so it must be unique`,
+        { details: { handler: options.name } },
+      );
+    }
+    if (!/^[A-Za-z0-9_-]+$/.test(options.name)) {
+      throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `handler name "${options.name}" must be [A-Za-z0-9_-]+`);
+    }
+    const types = options.types.map(typeName);
+    if (types.length === 0) throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `handler "${options.name}" has no types`);
+    const domains = new Set(types.map((t) => parseEventType(t).domain));
+    if (domains.size > 1) {
+      throw new SlotwiseError(
+        ErrorCode.INVALID_OPTIONS,
+        `handler "${options.name}" spans domains ${[...domains].join(", ")}; register one handler per domain`,
+      );
+    }
+    const domain = [...domains][0]!;
+    this.#handlers.set(options.name, {
+      options: options as HandleOptions,
+      retry: parseRetryPolicy({ ...this.#retry, ...options.retry }),
+      consumer: `${this.service}-${options.name}`,
+      stream: streamNameFor(this.env, domain),
+      // NATS 2.9 consumers take one filter subject: one type filters exactly, several filter the domain.
+      filter: types.length === 1 ? `${this.env}.${types[0]}` : streamSubjectFor(this.env, domain),
+      types: new Set(types),
+      domain,
+    });
+  }
+
+  subscribe<T = unknown>(type: string | EventDefinition, handler: EventHandler<T>, name?: string): void {
+    const t = typeName(type);
+    this.handle({ name: name ?? t.replace(/\./g, "-"), types: [t], handler });
+  }
+
+  subscribeQueue<T = unknown>(type: string | EventDefinition, queue: string, handler: EventHandler<T>): Subscription {
+    const subject = `${this.env}.${typeName(type)}`;
+    return this.#transport.subscribe(
+      subject,
+      async (msg) => {
+        const event = this.#registry.validate<T>(decodeEvent(msg.data, this.#decode));
+        await runWithEventContext(contextOf(event), () =>
+          handler(event, { attempt: 1, handler: queue, message: coreAsReceived(msg) }),
+        );
+      },
+      { queue },
+    );
+  }
+
+  publish(event: CloudEvent): Promise<PublishAck> {
+    return this.#publisher.publish(event);
+  }
+
+  publishAsync(event: CloudEvent): Promise<void> {
+    return this.#publisher.publishAsync(event);
+  }
+
+  flush(): Promise<void> {
+    return this.#publisher.flush();
+  }
+
+  event<T>(input: Omit<CreateEventInput<T>, "source">): CloudEvent<T> {
+    return createEvent({ ...input, source: this.service });
+  }
+
+  async request<R = unknown>(event: CloudEvent, options: { timeoutMs?: number } = {}): Promise<CloudEvent<R>> {
+    this.#registry.validate(event);
+    const reply = await this.#transport.request(
+      {
+        subject: `${this.env}.${event.type}`,
+        data: encodeEvent(event),
+        headers: { [CONTENT_TYPE_HEADER]: CLOUDEVENTS_CONTENT_TYPE },
+      },
+      { timeoutMs: options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS },
+    );
+    const decoded = decodeEvent(reply.data, this.#decode);
+    if (decoded.type === "slotwise.request.failed.v1") {
+      const data = decoded.data as { code?: string; message?: string; details?: Record<string, unknown> };
+      throw new SlotwiseError((data.code as ErrorCode) ?? ErrorCode.HANDLER_FAILED, data.message ?? "request failed", {
+        details: data.details ?? {},
+      });
+    }
+    return this.#registry.validate<R>(decoded);
+  }
+
+  reply(
+    type: string | EventDefinition,
+    responder: (event: CloudEvent) => CloudEvent | Promise<CloudEvent>,
+  ): Subscription {
+    const subject = `${this.env}.${typeName(type)}`;
+    return this.#transport.subscribe(
+      subject,
+      async (msg) => {
+        let answer: CloudEvent;
+        try {
+          const event = this.#registry.validate(decodeEvent(msg.data, this.#decode));
+          answer = await runWithEventContext(contextOf(event), async () => {
+            const out = await responder(event);
+            this.#registry.validate(out);
+            return out;
+          });
+        } catch (error) {
+          // A failure travels back as a typed error event, never as silence (the caller would time out).
+          const err = error instanceof SlotwiseError ? error : undefined;
+          answer = createEvent({
+            type: "slotwise.request.failed.v1",
+            source: this.service,
+            subject: subject,
+            data: {
+              code: err?.code ?? ErrorCode.HANDLER_FAILED,
+              message: error instanceof Error ? error.message : String(error),
+              details: err?.details ?? {},
+            },
+          });
+        }
+        msg.respond(encodeEvent(answer), { [CONTENT_TYPE_HEADER]: CLOUDEVENTS_CONTENT_TYPE });
+      },
+      { queue: `${this.service}-replies` },
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    if (this.#provision) {
+      const domains = new Set([...this.#handlers.values()].map((h) => h.domain));
+      for (const domain of domains) {
+        await this.#transport.ensureStream({
+          name: streamNameFor(this.env, domain),
+          subjects: [streamSubjectFor(this.env, domain)],
+          replicas: this.#replicas,
+        });
+      }
+      await this.#transport.ensureStream({
+        name: dlqStreamNameFor(this.env),
+        subjects: [`dlq.${this.env}.>`],
+        replicas: this.#replicas,
+      });
+    }
+    for (const h of this.#handlers.values()) {
+      await this.#transport.ensureConsumer({
+        stream: h.stream,
+        durable: h.consumer,
+        filterSubjects: [h.filter],
+        ackWaitMs: h.options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS,
+        // The server stops at our last attempt too, so a delivery that kills the process every time
+        // still ends (its max-deliveries advisory is dead-lettered by the sweeper).
+        maxDeliver: h.retry.attempts,
+        maxAckPending: h.options.maxInFlight ?? DEFAULT_HANDLER_MAX_IN_FLIGHT,
+        deliverPolicy: h.options.deliverPolicy ?? "all",
+      });
+      const sub = await this.#transport.consume(
+        { stream: h.stream, durable: h.consumer },
+        this.#makeDelivery(h),
+        { maxInFlight: h.options.maxInFlight ?? DEFAULT_HANDLER_MAX_IN_FLIGHT },
+      );
+      this.#subscriptions.push(sub);
+    }
+  }
+
+  #makeDelivery(h: Registered): (msg: ReceivedMessage) => Promise<void> {
+    const queue = new KeyedQueue();
+    const dedupe = h.options.dedupe ?? true;
+    const consumer = h.consumer;
+    const handlerName = h.options.name;
+    const standard: Middleware[] = [
+      async (ctx, next) => {
+        // validate: data against the registered schema and version
+        ctx.event = this.#registry.validate(ctx.event);
+        await next();
+      },
+      async (ctx, next) => {
+        if (dedupe && (await this.#dedupe.seen(consumer, ctx.event.id))) {
+          ctx.skipped = "duplicate";
+          return;
+        }
+        await next();
+        if (dedupe) await this.#dedupe.remember(consumer, ctx.event.id);
+      },
+    ];
+    const chain = compose([...standard, ...this.#middleware], (ctx) =>
+      runWithEventContext(contextOf(ctx.event), async () => {
+        await h.options.handler(ctx.event, { attempt: ctx.message.deliveryCount, handler: handlerName, message: ctx.message });
+      }),
+    );
+
+    const info = (msg: ReceivedMessage, event?: CloudEvent): DeliveryInfo => ({
+      handler: handlerName,
+      consumer,
+      subject: msg.subject,
+      deliveryCount: msg.deliveryCount,
+      streamSequence: msg.streamSequence,
+      ...(event ? { event } : {}),
+    });
+
+    const fail = async (msg: ReceivedMessage, error: unknown, event?: CloudEvent): Promise<void> => {
+      const permanent = isPermanent(error);
+      if (!permanent && msg.deliveryCount < h.retry.attempts) {
+        const delayMs = backoffDelay(h.retry, msg.deliveryCount);
+        this.#observer.retried?.({ ...info(msg, event), error, delayMs });
+        msg.nak(delayMs);
+        return;
+      }
+      const reason = permanent
+        ? error
+        : new SlotwiseError(
+            ErrorCode.MAX_DELIVERIES,
+            `handler failed ${msg.deliveryCount} times; last error: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
+      await publishDeadLetter(this.#transport, {
+        subject: msg.subject,
+        data: msg.data,
+        headers: msg.headers,
+        stream: msg.stream,
+        streamSequence: msg.streamSequence,
+        consumer,
+        deliveryCount: msg.deliveryCount,
+        error: reason,
+      });
+      this.#observer.deadLettered?.({ ...info(msg, event), error: reason });
+      msg.ack();
+    };
+
+    return (msg: ReceivedMessage): Promise<void> => {
+      let event: CloudEvent;
+      try {
+        event = decodeEvent(msg.data, this.#decode);
+      } catch (error) {
+        return fail(msg, error);
+      }
+      if (!h.types.has(event.type)) {
+        // A domain-wide filter delivers types this handler does not take (NATS 2.9: one filter subject).
+        this.#observer.skipped?.({ ...info(msg, event), reason: "filtered" });
+        msg.ack();
+        return Promise.resolve();
+      }
+      return queue.run(event.subject, async () => {
+        const ctx: MessageContext = { message: msg, handler: handlerName, consumer, event };
+        const started = performance.now();
+        try {
+          await chain(ctx);
+        } catch (error) {
+          await fail(msg, error, ctx.event);
+          return;
+        }
+        if (ctx.skipped) this.#observer.skipped?.({ ...info(msg, ctx.event), reason: ctx.skipped });
+        else this.#observer.handled?.({ ...info(msg, ctx.event), durationMs: performance.now() - started });
+        msg.ack();
+      });
+    };
+  }
+
+  async drain(): Promise<void> {
+    const subs = this.#subscriptions.splice(0);
+    await Promise.all(subs.map((s) => s.stop()));
+    await this.#publisher.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.drain();
+    } finally {
+      await this.#dedupe.close?.();
+      await this.#transport.close();
+    }
+  }
+}
+
+function contextOf(event: CloudEvent) {
+  return {
+    eventId: event.id,
+    correlationId: event.correlationid,
+    type: event.type,
+    ...(event.traceparent ? { traceparent: event.traceparent } : {}),
+  };
+}
+
+function coreAsReceived(msg: CoreMessage): ReceivedMessage {
+  return {
+    subject: msg.subject,
+    data: msg.data,
+    headers: msg.headers,
+    stream: "",
+    streamSequence: 0,
+    deliveryCount: 1,
+    timestamp: new Date(),
+    pending: 0,
+    ack() {},
+    nak() {},
+    working() {},
+    term() {},
+  };
+}
+
+export function createEventBus(options: EventBusOptions): EventBus {
+  return new Bus(options);
+}

@@ -1,0 +1,34 @@
+export {
+  DEFAULT_HANDLER_MAX_IN_FLIGHT,
+  DEFAULT_ACK_WAIT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type BusObserver,
+  createEventBus,
+  type DeliveryInfo,
+  type EventBus,
+  type EventBusOptions,
+  type EventHandler,
+  type HandleOptions,
+  type HandlerContext,
+} from "./event-bus.js";
+export {
+  type DeadLetter,
+  type DeadLetterInput,
+  DLQ_HEADERS,
+  describeError,
+  publishDeadLetter,
+  toDeadLetter,
+} from "./dead-letter.js";
+export { createMemoryDedupeStore, type DedupeStore, type MemoryDedupeOptions } from "./dedupe-store.js";
+export { KeyedQueue } from "./keyed-queue.js";
+export { compose, type MessageContext, type Middleware } from "./middleware.js";
+export {
+  createPublisher,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_PUBLISH_DEADLINE_MS,
+  DEFAULT_PUBLISH_TIMEOUT_MS,
+  type OutboundStep,
+  type Publisher,
+  type PublisherOptions,
+} from "./publisher.js";
+export { backoffDelay, DEFAULT_RETRY, parseRetryPolicy, type RetryPolicy } from "./retry.js";

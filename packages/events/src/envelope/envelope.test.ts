@@ -1,0 +1,188 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { runWithEventContext } from "../context/index.js";
+import { EnvelopeError, isSlotwiseError } from "../errors/index.js";
+import { createEvent, toWireObject } from "./cloud-event.js";
+import { decodeEvent, encodeEvent } from "./codec.js";
+import { parseSubject, streamNameFor, subjectFor } from "./naming.js";
+import { createEventRegistry, defineEvent } from "./registry.js";
+
+const valid = {
+  type: "booking.appointment.confirmed.v1",
+  source: "booking-service",
+  subject: "bk-1",
+  data: { bookingId: "bk-1" },
+};
+
+function refusal(fn: () => unknown): EnvelopeError {
+  try {
+    fn();
+  } catch (err) {
+    expect(isSlotwiseError(err)).toBe(true);
+    return err as EnvelopeError;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("creating an event", () => {
+  it("fills every required attribute and the SlotWise extensions", () => {
+    const e = createEvent(valid);
+    expect(e.specversion).toBe("1.0");
+    expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(e.datacontenttype).toBe("application/json");
+    expect(e.version).toBe("1.0");
+    expect(e.correlationid).toBe(e.id);
+    expect(e.causationid).toBeUndefined();
+    expect(new Date(e.time).toISOString()).toBe(e.time);
+  });
+
+  it.each([
+    ["source", { source: undefined }],
+    ["subject", { subject: "" }],
+    ["type", { type: undefined }],
+  ])("refuses a missing %s and names it", (attribute, patch) => {
+    const err = refusal(() => createEvent({ ...valid, ...patch } as typeof valid));
+    expect(err.code).toBe("INVALID_ENVELOPE");
+    expect(err.attribute).toBe(attribute);
+  });
+
+  it("refuses missing data", () => {
+    const { data: _data, ...rest } = valid;
+    const err = refusal(() => createEvent(rest as typeof valid));
+    expect(err.attribute).toBe("data");
+  });
+
+  it.each([
+    ["booking.created.v1", "no entity (the seed's own sample)"],
+    ["Booking.Appointment.Confirmed.v1", "upper case"],
+    ["booking.appointment.confirmed", "no version"],
+    ["booking.appointment.confirmed.V1", "upper-case version"],
+    ["booking.appointment.confirmed.v0", "version zero"],
+    ["booking..confirmed.v1", "empty word"],
+  ])("refuses the type %s (%s) with INVALID_EVENT_TYPE naming 'type'", (type) => {
+    const err = refusal(() => createEvent({ ...valid, type }));
+    expect(err.code).toBe("INVALID_EVENT_TYPE");
+    expect(err.attribute).toBe("type");
+  });
+
+  it.each(["trace.id", "Upper", "with-dash", "waytoolongforanattributename", ""])(
+    "refuses the metadata key %j and names it",
+    (key) => {
+      const err = refusal(() => createEvent({ ...valid, metadata: { [key]: "x" } }));
+      expect(err.code).toBe("INVALID_ENVELOPE");
+      expect(err.attribute).toBe(`metadata.${key}`);
+    },
+  );
+
+  it("refuses a metadata key that shadows a CloudEvents attribute", () => {
+    expect(refusal(() => createEvent({ ...valid, metadata: { subject: "x" } })).attribute).toBe("metadata.subject");
+  });
+
+  it("refuses a schema version whose major differs from the type's", () => {
+    const err = refusal(() => createEvent({ ...valid, version: "2.0" }));
+    expect(err.attribute).toBe("version");
+    expect(refusal(() => createEvent({ ...valid, version: "1" })).attribute).toBe("version");
+  });
+
+  it("refuses a time that is not RFC 3339", () => {
+    expect(refusal(() => createEvent({ ...valid, time: "yesterday" })).attribute).toBe("time");
+  });
+
+  it("inherits correlation and causation inside a handler's context", () => {
+    const cause = createEvent(valid);
+    const effect = runWithEventContext({ eventId: cause.id, correlationId: "corr-1" }, () =>
+      createEvent({ ...valid, subject: "bk-2" }),
+    );
+    expect(effect.correlationid).toBe("corr-1");
+    expect(effect.causationid).toBe(cause.id);
+  });
+});
+
+describe("the wire format", () => {
+  it("puts metadata entries as top-level extension attributes and reads them back", () => {
+    const e = createEvent({ ...valid, metadata: { tenant: "t1", region: "eu" }, traceparent: "00-abc-def-01" });
+    const wire = toWireObject(e);
+    expect(wire.tenant).toBe("t1");
+    expect(wire.metadata).toBeUndefined();
+    const back = decodeEvent(encodeEvent(e));
+    expect(back).toEqual(e);
+  });
+
+  it.each([
+    ["not JSON", "{nope", "NOT_JSON"],
+    ["JSON that is not an object", "[1,2]", "NOT_JSON"],
+    ["wrong specversion", JSON.stringify({ ...toWireObject(createEvent(valid)), specversion: "0.3" }), "UNSUPPORTED_SPECVERSION"],
+    ["a bad type", JSON.stringify({ ...toWireObject(createEvent(valid)), type: "booking.created.v1" }), "INVALID_EVENT_TYPE"],
+    ["10,000-deep nesting", `${"[".repeat(10_000)}${"]".repeat(10_000)}`, "TOO_DEEP"],
+  ])("refuses %s with a typed error", (_name, text, code) => {
+    const err = refusal(() => decodeEvent(new TextEncoder().encode(text)));
+    expect(err.code).toBe(code);
+  });
+
+  it.each(["id", "source", "type", "subject", "time", "datacontenttype", "data", "correlationid", "version", "specversion"])(
+    "refuses a decoded event without %s, naming it",
+    (attribute) => {
+      const wire = toWireObject(createEvent(valid));
+      delete wire[attribute];
+      const err = refusal(() => decodeEvent(new TextEncoder().encode(JSON.stringify(wire))));
+      expect(err.attribute).toBe(attribute);
+    },
+  );
+
+  it("refuses invalid UTF-8 and oversized messages", () => {
+    expect(refusal(() => decodeEvent(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))).code).toBe("INVALID_ENCODING");
+    const big = encodeEvent(createEvent({ ...valid, data: { blob: "x".repeat(2000) } }));
+    expect(refusal(() => decodeEvent(big, { maxBytes: 1000 })).code).toBe("MESSAGE_TOO_LARGE");
+  });
+
+  it("counts depth outside strings only", () => {
+    const e = createEvent({ ...valid, data: { text: "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"" } });
+    expect(decodeEvent(encodeEvent(e), { maxDepth: 4 }).data).toEqual(e.data);
+  });
+});
+
+describe("subjects and streams", () => {
+  it("builds {env}.{type} and parses it back", () => {
+    expect(subjectFor("prod", "booking.appointment.confirmed.v1")).toBe("prod.booking.appointment.confirmed.v1");
+    expect(parseSubject("prod.booking.appointment.confirmed.v1")).toMatchObject({ env: "prod", domain: "booking" });
+    expect(refusal(() => parseSubject("qa.booking.appointment.confirmed.v1")).code).toBe("INVALID_SUBJECT");
+    expect(streamNameFor("prod", "booking")).toBe("PROD_BOOKING");
+  });
+});
+
+describe("the registry", () => {
+  const Confirmed = defineEvent({
+    type: "booking.appointment.confirmed.v1",
+    version: "1.1",
+    schema: z.object({ bookingId: z.string(), amount: z.number().int() }),
+  });
+  const registry = createEventRegistry().register(Confirmed);
+
+  it("creates typed events through a definition, checking the data", () => {
+    const e = Confirmed.create({ source: "booking-service", subject: "bk-1", data: { bookingId: "bk-1", amount: 10 } });
+    expect(e.version).toBe("1.1");
+    expect(registry.validate(e).data).toEqual({ bookingId: "bk-1", amount: 10 });
+    const err = refusal(() =>
+      Confirmed.create({ source: "s", subject: "bk-1", data: { bookingId: "bk-1", amount: 1.5 } }),
+    );
+    expect(err.code).toBe("SCHEMA_VIOLATION");
+    expect(err.attribute).toBe("data.amount");
+  });
+
+  it("names unknown types, unknown versions and failing fields", () => {
+    const unknownType = createEvent({ ...valid, type: "booking.appointment.moved.v1" });
+    expect(refusal(() => registry.validate(unknownType)).code).toBe("UNKNOWN_EVENT_TYPE");
+    const unknownVersion = createEvent({ ...valid, version: "1.7", data: { bookingId: "b", amount: 1 } });
+    expect(refusal(() => registry.validate(unknownVersion)).code).toBe("UNKNOWN_EVENT_VERSION");
+    const bad = createEvent({ ...valid, version: "1.1", data: { bookingId: 7, amount: 1 } });
+    const err = refusal(() => registry.validate(bad));
+    expect(err.code).toBe("SCHEMA_VIOLATION");
+    expect(err.attribute).toBe("data.bookingId");
+  });
+
+  it("reads a newer minor with the newest known schema when told to", () => {
+    const tolerant = createEventRegistry({ acceptNewerMinor: true }).register(Confirmed);
+    const newer = createEvent({ ...valid, version: "1.4", data: { bookingId: "b", amount: 1, extra: true } });
+    expect(tolerant.validate(newer).data).toEqual({ bookingId: "b", amount: 1 });
+  });
+});
