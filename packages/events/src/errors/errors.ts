@@ -28,6 +28,20 @@ export const ErrorCode = {
   INVALID_SUBJECT: "INVALID_SUBJECT",
   /** An append's expected version does not match the stream. */
   CONCURRENCY_CONFLICT: "CONCURRENCY_CONFLICT",
+  /** The store already holds an event with this id (`details.eventId`). */
+  DUPLICATE_EVENT: "DUPLICATE_EVENT",
+  /**
+   * A log checkpoint lies ahead of the store (e.g. a database restored onto a new cluster): the reader
+   * would silently skip events. `details.remedy` says what to do.
+   */
+  INVALID_CHECKPOINT: "INVALID_CHECKPOINT",
+  /** This implementation does not offer the operation (e.g. SQL on the in-process store). */
+  UNSUPPORTED: "UNSUPPORTED",
+  /**
+   * A command breaks a domain invariant (`details.rule` names it, e.g. BOOKING_ALREADY_CANCELLED).
+   * Not permanent: the state may change (a confirm handled before its create), so a retry can succeed.
+   */
+  DOMAIN_RULE_VIOLATED: "DOMAIN_RULE_VIOLATED",
   /** A service may not publish or receive this event type or resource. */
   UNAUTHORIZED: "UNAUTHORIZED",
   /** An encrypted event cannot be decrypted (unknown key, tampered, shredded). */

@@ -78,7 +78,7 @@ export interface StoreTransaction {
   append(streamId: string, events: readonly CloudEvent[], options?: AppendOptions): Promise<AppendResult>;
   /**
    * Runs SQL on the same transaction (business writes of services that are not event-sourced).
-   * Not available on the in-process store.
+   * Not available on the in-process store: it throws UNSUPPORTED there.
    */
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
 }
@@ -100,4 +100,21 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
   transaction<R>(work: (tx: StoreTransaction) => Promise<R>): Promise<R>;
   close(): Promise<void>;
+}
+
+/** Stops a `listen`; resolves once the listener is gone. */
+export type Unlisten = () => Promise<void>;
+
+/**
+ * Optional capability of a store (test with `canListen`): a wake-up call after commits that appended events,
+ * so a follower of `readAll` (the relay) need not poll tightly. Calls are coalesced (one call may stand for
+ * many commits) and may be spurious or, after a lost connection, missed: keep a polling fallback.
+ */
+export interface AppendNotifications {
+  /** Resolves once listening; `onAppended` must not throw (what it throws is ignored). */
+  listen(onAppended: () => void): Promise<Unlisten>;
+}
+
+export function canListen(store: EventStore): store is EventStore & AppendNotifications {
+  return typeof (store as Partial<AppendNotifications>).listen === "function";
 }

@@ -1,4 +1,14 @@
 export {
+  createMemoryBroker,
+  createMemoryTransport,
+  DEFAULT_MAX_PAYLOAD,
+  MAX_DELIVERIES_ADVISORY_PREFIX,
+  MAX_DELIVERIES_ADVISORY_TYPE,
+  type MemoryBroker,
+  type MemoryBrokerOptions,
+} from "./memory/index.js";
+export { provisionStreams, type StreamsForEnvironmentsOptions, streamsForEnvironments } from "./provision.js";
+export {
   CONTENT_TYPE_HEADER,
   type ConsumeOptions,
   type ConsumerConfig,

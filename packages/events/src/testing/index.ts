@@ -1,0 +1,38 @@
+// @slotwise/events/testing — test kits and the conformance suites (imports vitest; not for production code).
+
+export {
+  AggregateSpec,
+  type AggregateSpecGiven,
+  type AggregateSpecOptions,
+  type AggregateSpecThen,
+  type AggregateSpecWhen,
+  DEFAULT_SPEC_AGGREGATE_ID,
+  type ExpectedError,
+  type ExpectedEvent,
+  type SpecAction,
+} from "./aggregate-spec.js";
+export { runBusConformance } from "./bus-conformance.js";
+export {
+  createRecordingPublisher,
+  RECORDING_STREAM,
+  type RecordingPublisher,
+  type RecordingPublisherOptions,
+} from "./recording-publisher.js";
+export {
+  runTransportConformance,
+  type TransportConformanceFactory,
+  type TransportConformanceFeatures,
+} from "./transport-conformance.js";
+export {
+  DEFAULT_WAIT_INTERVAL_MS,
+  DEFAULT_WAIT_TIMEOUT_MS,
+  sleep,
+  uniqueId,
+  type WaitForOptions,
+  waitFor,
+} from "./wait.js";
+export {
+  runStoreConformance,
+  type StoreConformanceFactory,
+  type StoreConformanceFeatures,
+} from "./store-conformance.js";
