@@ -50,8 +50,8 @@ export { toSlotwiseError } from "./transport/errors.js";
 export {
   createNatsTransport,
   DEFAULT_API_TIMEOUT_MS,
-  DEFAULT_PUBLISH_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   type NatsTransport,
   type NatsTransportOptions,
 } from "./transport/nats-transport.js";
+export { DEFAULT_PUBLISH_TIMEOUT_MS } from "./transport/publish-pipeline.js";

@@ -191,6 +191,49 @@ describe("NATS transport: publish", () => {
     });
   });
 
+  it("fails with TIMEOUT when the subject is answered by no stream in time", async () => {
+    const { t, id } = await open();
+    // a core subscriber makes the subject "heard" (no 503), but nobody acknowledges
+    t.subscribe(`n${id}.silent.>`, () => undefined);
+    await t.flush();
+    const err = await t
+      .publish({ subject: `n${id}.silent.x`, data: bytes("x"), msgId: "m1" }, { timeoutMs: 200 })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(isSlotwiseError(err, "TIMEOUT")).toBe(true);
+    expect((err as { details: Record<string, unknown> }).details).toMatchObject({
+      msgId: "m1",
+      timeoutMs: 200,
+    });
+  });
+
+  it("pipelines many publishes in order, each acknowledged with its own sequence", async () => {
+    const { t, id, stream } = await open();
+    const name = await stream();
+    const acks = await Promise.all(
+      Array.from({ length: 2_000 }, (_, i) =>
+        t.publish({ subject: `n${id}.s0.p`, data: bytes(String(i)), msgId: `p-${i}` }),
+      ),
+    );
+    expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: 2_000 }, (_, i) => i + 1));
+    expect(acks.every((a) => a.stream === name && !a.duplicate)).toBe(true);
+    const last = await t.getMessage(name, 2_000);
+    expect(new TextDecoder().decode(last?.data)).toBe("1999");
+  });
+
+  it("fails publishes still waiting when the transport closes with CLOSED", async () => {
+    const { t, id } = await open();
+    t.subscribe(`n${id}.silent.>`, () => undefined);
+    await t.flush();
+    const waiting = t.publish({ subject: `n${id}.silent.x`, data: bytes("x") }, { timeoutMs: 30_000 });
+    const queued = t.publish({ subject: `n${id}.silent.y`, data: bytes("y") }, { timeoutMs: 30_000 });
+    await t.close();
+    expect(await codeOf(waiting)).toBe("CLOSED");
+    expect(await codeOf(queued)).toBe("CLOSED");
+  });
+
   it("fails every operation with CLOSED after close(), and leaves a borrowed connection open", async () => {
     const nc = await connect({ servers });
     onTestFinished(async () => {

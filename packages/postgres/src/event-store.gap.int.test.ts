@@ -3,13 +3,7 @@
  * followed positions alone would skip the slower transaction's event for ever; `readAll` must hold the later
  * commit back until the older transaction ends, and must not stall on one that rolls back.
  */
-import {
-  type Checkpoint,
-  createEvent,
-  type EventStore,
-  START,
-  type StoredEvent,
-} from "@slotwise/events";
+import { type Checkpoint, createEvent, type EventStore, START, type StoredEvent } from "@slotwise/events";
 import { uniqueId, waitFor } from "@slotwise/events/testing";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -130,7 +124,17 @@ describe("readAll across a sequence gap (PostgreSQL)", () => {
       await writer.query(
         `INSERT INTO ${schema}.events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
          VALUES ($1, 1, $2, 'gap.item.added.v1', '1.0', '{}', $3)`,
-        [e, `id-${uniqueId()}`, JSON.stringify({ source: "gap-test", subject: e, time: new Date().toISOString(), datacontenttype: "application/json", correlationid: "c" })],
+        [
+          e,
+          `id-${uniqueId()}`,
+          JSON.stringify({
+            source: "gap-test",
+            subject: e,
+            time: new Date().toISOString(),
+            datacontenttype: "application/json",
+            correlationid: "c",
+          }),
+        ],
       );
       await store.append(f, [event(f)]);
       expect(ours((await store.readAll({ after: start })).events, [e, f])).toEqual([]);

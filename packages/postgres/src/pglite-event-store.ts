@@ -1,5 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
-import { ErrorCode, type SnapshotStore, SlotwiseError, type Upcaster } from "@slotwise/events";
+import { ErrorCode, SlotwiseError, type SnapshotStore, type Upcaster } from "@slotwise/events";
 import { createPgliteSqlClient } from "./sql/pglite-client.js";
 import type { ErrorHandler, SqlClient } from "./sql/sql-client.js";
 import { DEFAULT_SCHEMA } from "./store/schema.js";
@@ -22,6 +22,8 @@ export interface PgliteEventStoreOptions extends PgliteConnectionOptions {
   upcasters?: readonly Upcaster[];
   /** `NOTIFY slotwise_events` after commits that appended events (see `listen`). @default true */
   notify?: boolean;
+  /** Least time between two notifications: commits in between share one. @default 10 */
+  notifyIntervalMs?: number;
 }
 
 export type PgliteEventStore = SqlEventStore;
@@ -48,6 +50,7 @@ export function createPgliteEventStore(options: PgliteEventStoreOptions = {}): P
     schema: options.schema ?? DEFAULT_SCHEMA,
     upcasters: options.upcasters,
     notify: options.notify ?? true,
+    notifyIntervalMs: options.notifyIntervalMs,
     onError: options.onError ?? ignore,
   });
 }

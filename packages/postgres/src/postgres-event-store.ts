@@ -1,9 +1,4 @@
-import {
-  ErrorCode,
-  type SnapshotStore,
-  SlotwiseError,
-  type Upcaster,
-} from "@slotwise/events";
+import { ErrorCode, SlotwiseError, type SnapshotStore, type Upcaster } from "@slotwise/events";
 import pg from "pg";
 import { createPgSqlClient } from "./sql/pg-client.js";
 import type { ErrorHandler, SqlClient } from "./sql/sql-client.js";
@@ -32,9 +27,11 @@ export interface PostgresEventStoreOptions extends PostgresConnectionOptions {
   upcasters?: readonly Upcaster[];
   /**
    * After each commit that appended events, `NOTIFY slotwise_events` with the schema name as payload
-   * (coalesced, outside the append's transaction) for `listen`ers in any process. @default true
+   * (outside the append's transaction) for `listen`ers in any process. @default true
    */
   notify?: boolean;
+  /** Least time between two notifications: commits in between share one. @default 10 */
+  notifyIntervalMs?: number;
 }
 
 /** The event store on PostgreSQL; `listen` wakes a relay through LISTEN on a dedicated pool connection. */
@@ -73,11 +70,15 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     schema: options.schema ?? DEFAULT_SCHEMA,
     upcasters: options.upcasters,
     notify: options.notify ?? true,
+    notifyIntervalMs: options.notifyIntervalMs,
     onError: options.onError ?? ignore,
   });
 }
 
 /** Snapshots in `{schema}.snapshots` on node-postgres (same migrations as the event store). */
 export function createPostgresSnapshotStore(options: PostgresConnectionOptions): SnapshotStore {
-  return createSqlSnapshotStore({ client: createPgClient(options), schema: options.schema ?? DEFAULT_SCHEMA });
+  return createSqlSnapshotStore({
+    client: createPgClient(options),
+    schema: options.schema ?? DEFAULT_SCHEMA,
+  });
 }

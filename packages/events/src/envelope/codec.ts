@@ -71,7 +71,7 @@ export function parseEventBytes(bytes: Uint8Array, options: DecodeOptions = {}):
     });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new EnvelopeError(ErrorCode.NOT_JSON, "data", "message is JSON but not an object");
+    throw new EnvelopeError(ErrorCode.NOT_AN_OBJECT, "data", "message is JSON but not an object");
   }
   return parsed as Record<string, unknown>;
 }

@@ -110,7 +110,7 @@ describe("the wire format", () => {
 
   it.each([
     ["not JSON", "{nope", "NOT_JSON"],
-    ["JSON that is not an object", "[1,2]", "NOT_JSON"],
+    ["JSON that is not an object", "[1,2]", "NOT_AN_OBJECT"],
     ["wrong specversion", JSON.stringify({ ...toWireObject(createEvent(valid)), specversion: "0.3" }), "UNSUPPORTED_SPECVERSION"],
     ["a bad type", JSON.stringify({ ...toWireObject(createEvent(valid)), type: "booking.created.v1" }), "INVALID_EVENT_TYPE"],
     ["10,000-deep nesting", `${"[".repeat(10_000)}${"]".repeat(10_000)}`, "TOO_DEEP"],

@@ -6,8 +6,10 @@
 export const ErrorCode = {
   /** An envelope attribute is missing or malformed (creation or decoding). */
   INVALID_ENVELOPE: "INVALID_ENVELOPE",
-  /** The bytes are not JSON, or not a JSON object. */
+  /** The bytes are not JSON. */
   NOT_JSON: "NOT_JSON",
+  /** The bytes are JSON, but not a JSON object (an array, a string, a number, `null`). */
+  NOT_AN_OBJECT: "NOT_AN_OBJECT",
   /** The bytes are not valid UTF-8. */
   INVALID_ENCODING: "INVALID_ENCODING",
   /** `specversion` is not "1.0". */
@@ -142,6 +144,7 @@ export function isSlotwiseError(err: unknown, code?: ErrorCode): err is Slotwise
 const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.INVALID_ENVELOPE,
   ErrorCode.NOT_JSON,
+  ErrorCode.NOT_AN_OBJECT,
   ErrorCode.INVALID_ENCODING,
   ErrorCode.UNSUPPORTED_SPECVERSION,
   ErrorCode.INVALID_EVENT_TYPE,

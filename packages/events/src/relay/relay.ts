@@ -110,6 +110,8 @@ export interface RelayStats {
   readonly batches: number;
   /** The last checkpoint saved or loaded while active. */
   readonly checkpoint: Checkpoint | undefined;
+  /** `readAll` calls made (empty ones included). */
+  readonly reads: number;
   /** Failed batches and lock attempts. */
   readonly errors: number;
   readonly lastError: unknown;
@@ -223,6 +225,7 @@ class OutboxRelay implements Relay {
   #duplicates = 0;
   #batches = 0;
   #errors = 0;
+  #reads = 0;
   #lastError: unknown;
   #activations = 0;
 
@@ -300,6 +303,7 @@ class OutboxRelay implements Relay {
       duplicates: this.#duplicates,
       batches: this.#batches,
       checkpoint: this.#checkpoint === undefined ? undefined : { ...this.#checkpoint },
+      reads: this.#reads,
       errors: this.#errors,
       lastError: this.#lastError,
       activations: this.#activations,
@@ -393,6 +397,7 @@ class OutboxRelay implements Relay {
     const pending = this.#readAhead ?? this.#read(after);
     this.#readAhead = undefined;
     const batch = await pending;
+    this.#reads++;
     const events = batch.events;
     if (events.length === 0) return 0;
     if (events.length >= this.#o.batchSize) {

@@ -95,7 +95,11 @@ export function createUpcasterChain(upcasters: readonly Upcaster[] = []): Upcast
   function upcast(event: CloudEvent): CloudEvent {
     if (index.size === 0) return event;
     let current = event;
-    for (let u = find(current.type, current.version); u !== undefined; u = find(current.type, current.version)) {
+    for (
+      let u = find(current.type, current.version);
+      u !== undefined;
+      u = find(current.type, current.version)
+    ) {
       current = { ...current, type: u.toType, version: u.toVersion, data: u.upcast(current.data, current) };
     }
     return current;

@@ -68,7 +68,11 @@ export function expectedVersionHolds(expected: ExpectedVersion, actual: number):
   return expected === actual;
 }
 
-export function duplicateEventError(streamId: string, eventId: string | undefined, cause?: unknown): SlotwiseError {
+export function duplicateEventError(
+  streamId: string,
+  eventId: string | undefined,
+  cause?: unknown,
+): SlotwiseError {
   return new SlotwiseError(
     ErrorCode.DUPLICATE_EVENT,
     eventId === undefined
@@ -149,11 +153,17 @@ export function checkpointAheadError(after: Checkpoint, nextTransactionId: bigin
 export function checkSnapshotInput(input: SaveSnapshotInput<unknown>): void {
   checkStreamId(input?.streamId);
   if (!isVersion(input.version)) {
-    throw invalid("snapshot version must be a version >= 0", { streamId: input.streamId, version: input.version });
+    throw invalid("snapshot version must be a version >= 0", {
+      streamId: input.streamId,
+      version: input.version,
+    });
   }
   const sv = input.schemaVersion;
   if (sv !== undefined && (!Number.isInteger(sv) || sv < 0 || sv > MAX_STREAM_VERSION)) {
-    throw invalid("snapshot schemaVersion must be an integer >= 0", { streamId: input.streamId, schemaVersion: sv });
+    throw invalid("snapshot schemaVersion must be an integer >= 0", {
+      streamId: input.streamId,
+      schemaVersion: sv,
+    });
   }
 }
 

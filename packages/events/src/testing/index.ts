@@ -19,6 +19,17 @@ export {
   type RecordingPublisherOptions,
 } from "./recording-publisher.js";
 export {
+  type RelayConformanceFactory,
+  type RelayConformanceFeatures,
+  type RelayFixture,
+  runRelayConformance,
+} from "./relay-conformance.js";
+export {
+  runStoreConformance,
+  type StoreConformanceFactory,
+  type StoreConformanceFeatures,
+} from "./store-conformance.js";
+export {
   runTransportConformance,
   type TransportConformanceFactory,
   type TransportConformanceFeatures,
@@ -31,8 +42,3 @@ export {
   type WaitForOptions,
   waitFor,
 } from "./wait.js";
-export {
-  runStoreConformance,
-  type StoreConformanceFactory,
-  type StoreConformanceFeatures,
-} from "./store-conformance.js";

@@ -10,7 +10,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { type CloudEvent, type CreateEventInput, createEvent } from "../envelope/index.js";
-import { ConcurrencyError, ErrorCode, isSlotwiseError, SlotwiseError } from "../errors/index.js";
+import { ConcurrencyError, ErrorCode, isSlotwiseError, type SlotwiseError } from "../errors/index.js";
 import {
   type AppendResult,
   type Checkpoint,
@@ -78,7 +78,12 @@ async function rejection(promise: Promise<unknown>): Promise<SlotwiseError> {
   throw new Error("expected the operation to fail");
 }
 
-function expectConflict(err: SlotwiseError, streamId: string, expected: ExpectedVersion, actual: number): void {
+function expectConflict(
+  err: SlotwiseError,
+  streamId: string,
+  expected: ExpectedVersion,
+  actual: number,
+): void {
   expect(err.code).toBe(ErrorCode.CONCURRENCY_CONFLICT);
   expect(err).toBeInstanceOf(ConcurrencyError);
   expect(err.details).toEqual({ streamId, expected, actual });
@@ -123,6 +128,11 @@ async function follow(
     { message: `${count} events of ${[...streams].join(", ")} in readAll` },
   );
   return { events: collected, checkpoint, pages };
+}
+
+/** The `n` in a test event's data. */
+function nOf(stored: StoredEvent | undefined): number {
+  return (stored?.event.data as { n: number } | undefined)?.n ?? Number.NaN;
 }
 
 function commitOrderKey(e: StoredEvent): [bigint, bigint] {
@@ -174,7 +184,11 @@ export function runStoreConformance(
           id: `id-${uniqueId()}`,
           time: "2024-05-01T10:20:30.123456Z",
           datacontenttype: "application/json",
-          data: { n: 1, nested: { list: [1, "two", null, true], text: "naïve ✓ \"quoted\" \\ " }, big: 1.5e300 },
+          data: {
+            n: 1,
+            nested: { list: [1, "two", null, true], text: 'naïve ✓ "quoted" \\ ' },
+            big: 1.5e300,
+          },
           correlationid: `corr-${uniqueId()}`,
           causationid: `cause-${uniqueId()}`,
           version: "1.3",
@@ -222,7 +236,27 @@ export function runStoreConformance(
         expect(await store.version(streamId)).toBe(5);
         const read = await store.read(streamId);
         expect(read.map((s) => s.streamVersion)).toEqual([1, 2, 3, 4, 5]);
-        expect(read.map((s) => (s.event.data as { n: number }).n)).toEqual([1, 2, 3, 4, 5]);
+        expect(read.map(nOf)).toEqual([1, 2, 3, 4, 5]);
+        expect(isSorted(read)).toBe(true);
+      });
+
+      it("appends a large batch in one go, in order", async () => {
+        const store = await newStore();
+        const streamId = newStreamId("large");
+        const batch = events(streamId, 250);
+        const result = await store.append(streamId, batch, { expectedVersion: "no-stream" });
+        expect(result.nextVersion).toBe(250);
+        await store.append(streamId, events(streamId, 150, 251), { expectedVersion: 250 });
+        expectConflict(
+          await rejection(store.append(streamId, events(streamId, 120, 401), { expectedVersion: 250 })),
+          streamId,
+          250,
+          400,
+        );
+        const read = await store.read(streamId);
+        expect(read.map(nOf)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+        expect(read.map((s) => s.streamVersion)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+        expect(read[0]?.event).toEqual(batch[0]);
         expect(isSorted(read)).toBe(true);
       });
 
@@ -264,19 +298,16 @@ export function runStoreConformance(
         const streamId = newStreamId("empty");
         await store.append(streamId, events(streamId, 2));
         expect((await store.append(streamId, [], { expectedVersion: 2 })).nextVersion).toBe(2);
-        expectConflict(
-          await rejection(store.append(streamId, [], { expectedVersion: 1 })),
-          streamId,
-          1,
-          2,
-        );
+        expectConflict(await rejection(store.append(streamId, [], { expectedVersion: 1 })), streamId, 1, 2);
         expect(await store.version(streamId)).toBe(2);
       });
 
       it("refuses invalid arguments with INVALID_OPTIONS", async () => {
         const store = await newStore();
         const streamId = newStreamId("invalid");
-        expect((await rejection(store.append("", [event(streamId, 1)]))).code).toBe(ErrorCode.INVALID_OPTIONS);
+        expect((await rejection(store.append("", [event(streamId, 1)]))).code).toBe(
+          ErrorCode.INVALID_OPTIONS,
+        );
         expect(
           (await rejection(store.append(streamId, [event(streamId, 1)], { expectedVersion: -1 }))).code,
         ).toBe(ErrorCode.INVALID_OPTIONS);
@@ -334,9 +365,9 @@ export function runStoreConformance(
       it('"no-stream" creates the stream and refuses once it exists', async () => {
         const store = await newStore();
         const streamId = newStreamId("nostream");
-        expect((await store.append(streamId, events(streamId, 2), { expectedVersion: "no-stream" })).nextVersion).toBe(
-          2,
-        );
+        expect(
+          (await store.append(streamId, events(streamId, 2), { expectedVersion: "no-stream" })).nextVersion,
+        ).toBe(2);
         expectConflict(
           await rejection(store.append(streamId, [event(streamId, 3)], { expectedVersion: "no-stream" })),
           streamId,
@@ -354,7 +385,9 @@ export function runStoreConformance(
       it('"any" (the default) appends whatever the version', async () => {
         const store = await newStore();
         const streamId = newStreamId("any");
-        expect((await store.append(streamId, [event(streamId, 1)], { expectedVersion: "any" })).nextVersion).toBe(1);
+        expect(
+          (await store.append(streamId, [event(streamId, 1)], { expectedVersion: "any" })).nextVersion,
+        ).toBe(1);
         expect((await store.append(streamId, events(streamId, 2, 2))).nextVersion).toBe(3);
         expect(await store.version(streamId)).toBe(3);
       });
@@ -410,7 +443,7 @@ export function runStoreConformance(
         expect(read.map((s) => s.streamVersion)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
         // Each append's two events are adjacent.
         for (let i = 0; i < 40; i += 2) {
-          expect((read[i + 1]?.event.data as { n: number }).n).toBe((read[i]?.event.data as { n: number }).n + 1);
+          expect(nOf(read[i + 1])).toBe(nOf(read[i]) + 1);
         }
       });
     });
@@ -561,12 +594,7 @@ export function runStoreConformance(
           const r1 = await tx.append(a, events(a, 2), { expectedVersion: "no-stream" });
           const r2 = await tx.append(b, [event(b, 3)]);
           const r3 = await tx.append(a, [event(a, 4)], { expectedVersion: 2 });
-          expectConflict(
-            await rejection(tx.append(b, [event(b, 5)], { expectedVersion: 0 })),
-            b,
-            0,
-            1,
-          );
+          expectConflict(await rejection(tx.append(b, [event(b, 5)], { expectedVersion: 0 })), b, 0, 1);
           return [r1.nextVersion, r2.nextVersion, r3.nextVersion];
         });
         expect(result).toEqual([2, 1, 3]);
@@ -669,17 +697,19 @@ export function runStoreConformance(
         });
         expect(asV2?.streamVersion).toBe(1);
 
-        const toV3: Upcaster<{ name: string; channel: string }, { first: string; last: string; channel: string }> =
-          {
-            fromType: "conformance.person.registered.v2",
-            fromVersion: "2.0",
-            toType: "conformance.person.registered.v3",
-            toVersion: "3.0",
-            upcast: ({ name, channel }) => {
-              const [first = "", last = ""] = name.split(" ");
-              return { first, last, channel };
-            },
-          };
+        const toV3: Upcaster<
+          { name: string; channel: string },
+          { first: string; last: string; channel: string }
+        > = {
+          fromType: "conformance.person.registered.v2",
+          fromVersion: "2.0",
+          toType: "conformance.person.registered.v3",
+          toVersion: "3.0",
+          upcast: ({ name, channel }) => {
+            const [first = "", last = ""] = name.split(" ");
+            return { first, last, channel };
+          },
+        };
         const v3Store = await newStore({ upcasters: [toV3, toV2] });
         const [asV3] = await v3Store.read(streamId);
         expect(asV3?.event.type).toBe("conformance.person.registered.v3");
@@ -698,8 +728,18 @@ export function runStoreConformance(
 
       it("refuses upcasters that form a cycle", async () => {
         const cycle: Upcaster[] = [
-          { fromType: TYPE_V1, toType: "conformance.person.registered.v2", toVersion: "2.0", upcast: (d) => d },
-          { fromType: "conformance.person.registered.v2", toType: TYPE_V1, toVersion: "1.0", upcast: (d) => d },
+          {
+            fromType: TYPE_V1,
+            toType: "conformance.person.registered.v2",
+            toVersion: "2.0",
+            upcast: (d) => d,
+          },
+          {
+            fromType: "conformance.person.registered.v2",
+            toType: TYPE_V1,
+            toVersion: "1.0",
+            upcast: (d) => d,
+          },
         ];
         const err = await rejection(
           (async () => {
@@ -733,7 +773,12 @@ export function runStoreConformance(
             schemaVersion: 1,
           });
           expect(loaded?.savedAt).toBeInstanceOf(Date);
-          await snaps.save({ streamId, version: 5, state: { status: "confirmed", items: [] }, schemaVersion: 2 });
+          await snaps.save({
+            streamId,
+            version: 5,
+            state: { status: "confirmed", items: [] },
+            schemaVersion: 2,
+          });
           expect(await snaps.load(streamId)).toMatchObject({
             version: 5,
             state: { status: "confirmed", items: [] },
@@ -751,7 +796,9 @@ export function runStoreConformance(
 
         it("refuses an invalid snapshot with INVALID_OPTIONS", async () => {
           const snaps = await newSnapshots();
-          const err = await rejection(snaps.save({ streamId: newStreamId("snap-bad"), version: -2, state: {} }));
+          const err = await rejection(
+            snaps.save({ streamId: newStreamId("snap-bad"), version: -2, state: {} }),
+          );
           expect(err.code).toBe(ErrorCode.INVALID_OPTIONS);
         });
       });

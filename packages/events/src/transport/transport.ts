@@ -130,6 +130,19 @@ export interface Subscription {
   readonly closed: Promise<void>;
 }
 
+/**
+ * An optional capability of a durable consumer's subscription: drop the current pull loop and start a
+ * fresh one, leaving in-flight handlers running (the liveness watchdog's recovery). Check with
+ * `isRestartable`.
+ */
+export interface RestartableSubscription extends Subscription {
+  restart(): Promise<void>;
+}
+
+export function isRestartable(sub: Subscription): sub is RestartableSubscription {
+  return typeof (sub as Partial<RestartableSubscription>).restart === "function";
+}
+
 /** A core-NATS message (not persisted). `respond` answers a request. */
 export interface CoreMessage {
   readonly subject: string;

@@ -16,6 +16,7 @@ import {
   type DeliverPolicy,
   ErrorCode,
   type Headers,
+  MSG_ID_HEADER,
   SlotwiseError,
   type StreamConfig,
   type StreamInfo,
@@ -219,7 +220,7 @@ export function toNatsHeaders(h: Record<string, string> | undefined, msgId?: str
   }
   if (msgId !== undefined) {
     if (out === undefined) out = natsHeaders();
-    out.set("Nats-Msg-Id", msgId);
+    out.set(MSG_ID_HEADER, msgId);
   }
   return out;
 }

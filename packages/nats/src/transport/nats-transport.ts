@@ -1,10 +1,8 @@
 import {
   type JetStreamClient,
   type JetStreamManager,
-  type JetStreamPublishOptions,
   type StreamInfo as JsStreamInfo,
   jetstreamManager,
-  type PubAck,
 } from "@nats-io/jetstream";
 import type { Msg, NatsConnection, Subscription as NatsSub, Status } from "@nats-io/transport-node";
 import {
@@ -52,8 +50,8 @@ import {
   type MapContext,
   toSlotwiseError,
 } from "./errors.js";
+import { PublishPipeline } from "./publish-pipeline.js";
 
-export const DEFAULT_PUBLISH_TIMEOUT_MS = 5_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 /** JetStream API calls (stream and consumer management). */
 export const DEFAULT_API_TIMEOUT_MS = 5_000;
@@ -89,10 +87,6 @@ export interface NatsTransport extends Transport {
 
 const closedError = () => new SlotwiseError(ErrorCode.CLOSED, "the NATS transport is closed");
 
-function toAck(pa: PubAck): PublishAck {
-  return { stream: pa.stream, seq: pa.seq, duplicate: pa.duplicate };
-}
-
 class NatsTransportImpl implements NatsTransport {
   readonly kind = "nats" as const;
   readonly connection: NatsConnection;
@@ -102,6 +96,7 @@ class NatsTransportImpl implements NatsTransport {
   readonly #onError: NatsTransportOptions["onError"];
   readonly #loops = new Set<ConsumeLoop>();
   readonly #coreSubs = new Set<CoreSubscription>();
+  readonly #pipeline: PublishPipeline;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -111,6 +106,16 @@ class NatsTransportImpl implements NatsTransport {
     this.jetstream = jsm.jetstream();
     this.#owned = owned;
     this.#onError = options.onError;
+    this.#pipeline = new PublishPipeline(
+      nc,
+      (err, msg) =>
+        toSlotwiseError(err, {
+          operation: `publish to "${msg.subject}"`,
+          fallback: ErrorCode.PUBLISH_FAILED,
+          details: { subject: msg.subject, msgId: msg.msgId },
+        }),
+      closedError,
+    );
     if (options.onConnectionStatus) void this.#watchConnection(options.onConnectionStatus);
   }
 
@@ -208,28 +213,10 @@ class NatsTransportImpl implements NatsTransport {
 
   // --- JetStream: messages ---
 
-  /**
-   * The hot path: no async function, no extra closure per call beyond the two callbacks below, headers
-   * built only when there are some.
-   */
+  /** The hot path lives in `PublishPipeline` (batched socket writes while acknowledgements are outstanding). */
   publish(msg: OutboundMessage, options?: PublishOptions): Promise<PublishAck> {
     if (this.#closed) return Promise.reject(closedError());
-    const opts: Partial<JetStreamPublishOptions> = {
-      timeout: options?.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
-    };
-    if (msg.msgId !== undefined) opts.msgID = msg.msgId;
-    if (msg.headers !== undefined) {
-      const h = toNatsHeaders(msg.headers);
-      if (h !== undefined) opts.headers = h;
-    }
-    return this.jetstream.publish(msg.subject, msg.data, opts).then(toAck, (err: unknown) =>
-      this.#fail(err, {
-        operation: `publish to "${msg.subject}"`,
-        fallback: ErrorCode.PUBLISH_FAILED,
-        noResponders: { code: ErrorCode.NOT_FOUND, message: "no stream captures this subject" },
-        details: { subject: msg.subject, msgId: msg.msgId },
-      }),
-    );
+    return this.#pipeline.publish(msg, options);
   }
 
   async getMessage(stream: string, seq: number): Promise<StoredMessage | undefined> {
@@ -397,6 +384,7 @@ class NatsTransportImpl implements NatsTransport {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
+    this.#pipeline.close();
     for (const loop of [...this.#loops]) loop.abort();
     for (const sub of [...this.#coreSubs]) sub.abort();
     this.#closing = this.#owned ? this.connection.close().catch(() => undefined) : Promise.resolve();

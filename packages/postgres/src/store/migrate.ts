@@ -35,7 +35,10 @@ CREATE TABLE IF NOT EXISTS ${s}.migrations (
     for (const m of migrations) {
       if (m.version <= current) continue;
       await tx.execute(m.sql(s));
-      await tx.query({ text: `INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)` }, [m.version, m.name]);
+      await tx.query({ text: `INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)` }, [
+        m.version,
+        m.name,
+      ]);
       current = m.version;
     }
     return current;

@@ -52,7 +52,7 @@ CREATE TABLE ${s}.streams (
   version integer NOT NULL CHECK (version >= 0)
 );
 CREATE TABLE ${s}.events (
-  position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  position bigint GENERATED ALWAYS AS IDENTITY,
   stream_id text NOT NULL,
   stream_version integer NOT NULL CHECK (stream_version > 0),
   event_id text NOT NULL,
@@ -63,9 +63,10 @@ CREATE TABLE ${s}.events (
   recorded_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', statement_timestamp()),
   transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
   CONSTRAINT ${STREAM_VERSION_CONSTRAINT} UNIQUE (stream_id, stream_version),
-  CONSTRAINT ${EVENT_ID_CONSTRAINT} UNIQUE (event_id)
+  CONSTRAINT ${EVENT_ID_CONSTRAINT} UNIQUE (event_id),
+  -- Commit order, for readAll; as the primary key it is the only index besides the two unique ones.
+  CONSTRAINT events_pkey PRIMARY KEY (transaction_id, position)
 );
-CREATE INDEX events_commit_order_idx ON ${s}.events (transaction_id, position);
 CREATE TABLE ${s}.snapshots (
   stream_id text PRIMARY KEY,
   version integer NOT NULL,
@@ -87,34 +88,75 @@ function tag(schema: string): string {
   return h.toString(36);
 }
 
-/** The three ways an append locks and checks its stream; each is the first CTE of the append statement. */
-function appendStatement(s: string, name: string, streamCte: string, payload: string): SqlStatement {
-  return {
-    name,
-    text: `WITH stream AS (${streamCte}),
+/** How an append checks its stream: against a version, for absence, or not at all. */
+export type AppendMode = "expected" | "new" | "any";
+
+/**
+ * Appends of up to this many events bind each event's fields as parameters of a VALUES list, like a plain
+ * multi-row INSERT, prepared once per size; larger ones send the batch as one JSON array parameter.
+ */
+export const MAX_VALUES_BATCH = 100;
+
+/**
+ * The first CTE of an append: it locks the stream's row, checks the version and moves it on, returning the
+ * version before the append as `base`; when the check fails it returns no row, so nothing is inserted.
+ * Parameters: $1 stream, $2 count, $3 expected version (mode "expected" only).
+ */
+function streamCte(s: string, mode: AppendMode): string {
+  switch (mode) {
+    case "expected":
+      return `UPDATE ${s}.streams SET version = version + $2 WHERE stream_id = $1 AND version = $3
+  RETURNING version - $2 AS base`;
+    case "new":
+      return `INSERT INTO ${s}.streams (stream_id, version) VALUES ($1, $2)
+  ON CONFLICT (stream_id) DO NOTHING RETURNING 0 AS base`;
+    case "any":
+      return `INSERT INTO ${s}.streams AS st (stream_id, version) VALUES ($1, $2)
+  ON CONFLICT (stream_id) DO UPDATE SET version = st.version + EXCLUDED.version
+  RETURNING st.version - $2 AS base`;
+  }
+}
+
+/** Parameters before the events' own. */
+export function fixedParams(mode: AppendMode): number {
+  return mode === "expected" ? 3 : 2;
+}
+
+/** The append statement for `count` events: one statement, one round trip. */
+function appendText(s: string, mode: AppendMode, count: number): string {
+  const first = fixedParams(mode) + 1;
+  let source: string;
+  if (count <= MAX_VALUES_BATCH) {
+    const rows = new Array<string>(count);
+    for (let j = 0; j < count; j++) {
+      const b = first + j * 5;
+      rows[j] =
+        `($${b}::text, $${b + 1}::text, $${b + 2}::text, $${b + 3}::jsonb, $${b + 4}::jsonb, ${j + 1})`;
+    }
+    source = `(VALUES ${rows.join(", ")}) AS e(id, type, version, data, metadata, ord)`;
+  } else {
+    source = `(SELECT x->>'i' AS id, x->>'t' AS type, x->>'v' AS version, x->'d' AS data, x->'m' AS metadata, ord
+    FROM jsonb_array_elements($${first}::jsonb) WITH ORDINALITY AS j(x, ord)) AS e`;
+  }
+  return `WITH stream AS (${streamCte(s, mode)}),
 appended AS (
   INSERT INTO ${s}.events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
-  SELECT $1, stream.base + e.ord, e.x->>'i', e.x->>'t', e.x->>'v', e.x->'d', e.x->'m'
-  FROM stream, jsonb_array_elements(${payload}::jsonb) WITH ORDINALITY AS e(x, ord)
+  SELECT $1, stream.base + e.ord, e.id, e.type, e.version, e.data, e.metadata
+  FROM stream, ${source}
   ORDER BY e.ord
   RETURNING position, stream_version
 )
 SELECT min(position)::text AS first_position, max(position)::text AS last_position,
   max(stream_version) AS next_version
-FROM appended`,
-  };
+FROM appended`;
 }
 
 const EVENT_COLUMNS =
   "position::text AS position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, transaction_id::text AS transaction_id";
 
 export interface Statements {
-  /** $1 stream, $2 expected version (> 0), $3 count, $4 payload */
-  appendExpected: SqlStatement;
-  /** $1 stream, $2 count, $3 payload: the stream must not exist */
-  appendNew: SqlStatement;
-  /** $1 stream, $2 count, $3 payload: no check */
-  appendAny: SqlStatement;
+  /** The append of `count` events (see `appendText` for its parameters); built once per mode and size. */
+  append(mode: AppendMode, count: number): SqlStatement;
   /** $1 stream */
   version: SqlStatement;
   /** $1 stream, $2 from, $3 to */
@@ -133,29 +175,19 @@ export interface Statements {
 export function buildStatements(schema: string): Statements {
   const s = quoteIdentifier(schema);
   const n = (name: string) => `sw_${tag(schema)}_${name}`;
+  const appends = new Map<string, SqlStatement>();
   return {
-    appendExpected: appendStatement(
-      s,
-      n("append_expected"),
-      `UPDATE ${s}.streams SET version = version + $3 WHERE stream_id = $1 AND version = $2
-  RETURNING version - $3 AS base`,
-      "$4",
-    ),
-    appendNew: appendStatement(
-      s,
-      n("append_new"),
-      `INSERT INTO ${s}.streams (stream_id, version) VALUES ($1, $2)
-  ON CONFLICT (stream_id) DO NOTHING RETURNING 0 AS base`,
-      "$3",
-    ),
-    appendAny: appendStatement(
-      s,
-      n("append_any"),
-      `INSERT INTO ${s}.streams AS st (stream_id, version) VALUES ($1, $2)
-  ON CONFLICT (stream_id) DO UPDATE SET version = st.version + EXCLUDED.version
-  RETURNING st.version - $2 AS base`,
-      "$3",
-    ),
+    append(mode, count) {
+      // Larger batches share one JSON statement per mode; VALUES statements are prepared per size.
+      const size = count <= MAX_VALUES_BATCH ? count : 0;
+      const key = `${mode}${size}`;
+      let statement = appends.get(key);
+      if (statement === undefined) {
+        statement = { name: n(`append_${mode}_${size}`), text: appendText(s, mode, count) };
+        appends.set(key, statement);
+      }
+      return statement;
+    },
     version: { name: n("version"), text: `SELECT version FROM ${s}.streams WHERE stream_id = $1` },
     read: {
       name: n("read"),

@@ -26,9 +26,11 @@ import { constraintOf, sqlState } from "../sql/errors.js";
 import type { ErrorHandler, SqlClient, SqlExecutor } from "../sql/sql-client.js";
 import { migrate } from "./migrate.js";
 import {
+  type AppendMode,
   buildStatements,
   checkSchemaName,
   EVENT_ID_CONSTRAINT,
+  MAX_VALUES_BATCH,
   NOTIFY_CHANNEL,
   STREAM_VERSION_CONSTRAINT,
   type Statements,
@@ -40,6 +42,8 @@ export interface SqlEventStoreOptions {
   upcasters?: readonly Upcaster[];
   /** NOTIFY after commits that appended events. */
   notify: boolean;
+  /** @default 10 */
+  notifyIntervalMs?: number;
   onError: ErrorHandler;
 }
 
@@ -67,19 +71,41 @@ interface AppendRow {
   next_version: number | null;
 }
 
-/** The events of one append as one JSON parameter: the statement unpacks it with jsonb_array_elements. */
-function encodeBatch(events: readonly CloudEvent[]): string {
-  const rows = new Array<unknown>(events.length);
-  for (let i = 0; i < events.length; i++) {
-    const { id, type, version, data, metadata, specversion: _specversion, ...envelope } = events[i] as CloudEvent;
-    let m: Record<string, unknown> = envelope;
-    for (const key in metadata) {
-      m = { ...envelope, ...metadata };
-      break;
-    }
-    rows[i] = { i: id, t: type, v: version, d: data === undefined ? null : data, m };
+/** The envelope attributes kept in `metadata`: everything but the columns, in wire form. */
+function envelopeOf(event: CloudEvent): Record<string, unknown> {
+  const {
+    id: _id,
+    type: _type,
+    version: _version,
+    data: _data,
+    metadata,
+    specversion: _sv,
+    ...envelope
+  } = event;
+  for (const _key in metadata) return { ...envelope, ...metadata };
+  return envelope;
+}
+
+/**
+ * The append's parameters: the fixed ones, then five per event (VALUES form) or one JSON array (larger
+ * batches). JSON text goes to `::jsonb` parameters as is, parsed once by the server.
+ */
+function appendParams(fixed: unknown[], events: readonly CloudEvent[]): unknown[] {
+  if (events.length > MAX_VALUES_BATCH) {
+    const rows = events.map((e) => ({
+      i: e.id,
+      t: e.type,
+      v: e.version,
+      d: e.data ?? null,
+      m: envelopeOf(e),
+    }));
+    fixed.push(JSON.stringify(rows));
+    return fixed;
   }
-  return JSON.stringify(rows);
+  for (const e of events) {
+    fixed.push(e.id, e.type, e.version, JSON.stringify(e.data ?? null), JSON.stringify(envelopeOf(e)));
+  }
+  return fixed;
 }
 
 function decodeEvent(row: EventRow): CloudEvent {
@@ -134,29 +160,51 @@ function keyFromDetail(err: unknown): string | undefined {
   return m?.[1];
 }
 
-/** A coalescing notifier: at most one NOTIFY in flight, and one more if commits happened meanwhile. */
-function createNotifier(client: SqlClient, payload: string, onError: ErrorHandler) {
+/** Least time between two notifications from one store. */
+export const DEFAULT_NOTIFY_INTERVAL_MS = 10;
+
+/**
+ * Coalesces notifications: when idle, a commit notifies at once; commits during a notification or within
+ * `intervalMs` after it are covered by one more, sent when the interval is over. A fast writer thus sends
+ * at most one NOTIFY per interval (each is a small transaction of its own), and a listener learns of any
+ * commit within about one interval.
+ */
+function createNotifier(client: SqlClient, payload: string, intervalMs: number, onError: ErrorHandler) {
   let running: Promise<void> | undefined;
-  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let pending = false;
   const send = (): void => {
+    pending = false;
     running = client
       .notify(NOTIFY_CHANNEL, payload)
       .catch((err: unknown) => onError(err as Error))
       .then(() => {
-        if (again) {
-          again = false;
-          send();
-        } else running = undefined;
+        running = undefined;
+        timer = setTimeout(() => {
+          timer = undefined;
+          if (pending) send();
+        }, intervalMs);
+        timer.unref();
       });
   };
   return {
     poke(): void {
-      if (running) again = true;
+      if (running || timer) pending = true;
       else send();
     },
+    /** Sends what is pending now and waits for it. */
     async drain(): Promise<void> {
-      again = false;
-      while (running) await running;
+      await running;
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      if (pending) send();
+      await running;
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
     },
   };
 }
@@ -170,7 +218,9 @@ export function createSqlEventStore(options: SqlEventStoreOptions): SqlEventStor
   checkSchemaName(schema);
   const chain = createUpcasterChain(options.upcasters);
   const st: Statements = buildStatements(schema);
-  const notifier = options.notify ? createNotifier(client, schema, onError) : undefined;
+  const notifier = options.notify
+    ? createNotifier(client, schema, options.notifyIntervalMs ?? DEFAULT_NOTIFY_INTERVAL_MS, onError)
+    : undefined;
   const unlisteners = new Set<Unlisten>();
   let closed = false;
   let ready: Promise<void> | undefined;
@@ -208,13 +258,15 @@ export function createSqlEventStore(options: SqlEventStoreOptions): SqlEventStor
       if (!expectedVersionHolds(expected, actual)) throw new ConcurrencyError(streamId, expected, actual);
       return { nextVersion: actual, firstPosition: 0n, lastPosition: 0n };
     }
-    const payload = encodeBatch(events);
+    const mode: AppendMode =
+      expected === "any" ? "any" : expected === "no-stream" || expected === 0 ? "new" : "expected";
+    const params = appendParams(
+      mode === "expected" ? [streamId, count, expected] : [streamId, count],
+      events,
+    );
     let rows: AppendRow[];
     try {
-      if (expected === "any") rows = await exec.query<AppendRow>(st.appendAny, [streamId, count, payload]);
-      else if (expected === "no-stream" || expected === 0) {
-        rows = await exec.query<AppendRow>(st.appendNew, [streamId, count, payload]);
-      } else rows = await exec.query<AppendRow>(st.appendExpected, [streamId, expected, count, payload]);
+      rows = await exec.query<AppendRow>(st.append(mode, count), params);
     } catch (err) {
       throw await interpretFailure(err, exec, inTransaction, streamId, expected);
     }

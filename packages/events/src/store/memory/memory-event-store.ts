@@ -260,7 +260,8 @@ export function createMemoryEventStore(
             log.locks.set(streamId, { owner, released, release });
           }
           const current = versions.get(streamId) ?? log.version(streamId);
-          if (!expectedVersionHolds(expected, current)) throw new ConcurrencyError(streamId, expected, current);
+          if (!expectedVersionHolds(expected, current))
+            throw new ConcurrencyError(streamId, expected, current);
           checkIds(streamId, events, ids);
           const batch = reserve(streamId, events, current);
           for (const e of events) ids.add(e.id);

@@ -18,7 +18,9 @@ export function createMemorySnapshotStore(): SnapshotStore {
     async load<S>(streamId: string): Promise<Snapshot<S> | undefined> {
       assertOpen();
       const s = snapshots.get(streamId);
-      return s === undefined ? undefined : ({ ...s, state: JSON.parse(JSON.stringify(s.state)) } as Snapshot<S>);
+      return s === undefined
+        ? undefined
+        : ({ ...s, state: JSON.parse(JSON.stringify(s.state)) } as Snapshot<S>);
     },
     async save<S>(input: SaveSnapshotInput<S>): Promise<void> {
       assertOpen();

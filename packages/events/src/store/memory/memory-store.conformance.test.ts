@@ -1,6 +1,6 @@
 import { runStoreConformance } from "../../testing/store-conformance.js";
-import { createMemorySnapshotStore } from "./memory-snapshot-store.js";
 import { createMemoryEventLog, createMemoryEventStore } from "./memory-event-store.js";
+import { createMemorySnapshotStore } from "./memory-snapshot-store.js";
 
 const log = createMemoryEventLog();
 const snapshots = createMemorySnapshotStore();

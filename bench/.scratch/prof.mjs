@@ -1,0 +1,14 @@
+import { createEvent, createPublisher } from "/work/main/packages/events/dist/index.js";
+import { createNatsTransport } from "/work/main/packages/nats/dist/index.js";
+import { randomUUID } from "node:crypto";
+const N = 60000;
+const evs = Array.from({ length: N }, (_, i) => createEvent({ type: "booking.appointment.confirmed.v1", source: "booking-service", subject: "bk_" + randomUUID(), data: { bookingId: "bk", customerId: "cus_" + randomUUID(), notes: "Window seat if possible; allergic to lavender oil.", price: { amount: 4500, currency: "EUR" } }, metadata: { tenant: "acme" } }));
+const t = await createNatsTransport();
+const S = "PROF_" + randomUUID().slice(0, 6).toUpperCase();
+await t.ensureStream({ name: S, subjects: ["prof.booking.>"], storage: "memory" });
+const p = createPublisher({ transport: t, env: "prof", maxInFlight: 256 });
+const st = performance.now();
+for (const e of evs) await p.publishAsync(e);
+await p.flush();
+console.log("events/s", Math.round(N * 1000 / (performance.now() - st)));
+await t.deleteStream(S); await t.close();

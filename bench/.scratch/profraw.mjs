@@ -1,0 +1,18 @@
+import { createEvent, encodeEvent } from "/work/main/packages/events/dist/index.js";
+import { createNatsTransport } from "/work/main/packages/nats/dist/index.js";
+import { connect, headers } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { randomUUID } from "node:crypto";
+const N = 60000;
+const evs = Array.from({ length: N }, (_, i) => createEvent({ type: "booking.appointment.confirmed.v1", source: "booking-service", subject: "bk_" + randomUUID(), data: { bookingId: "bk", customerId: "cus_" + randomUUID(), notes: "Window seat if possible; allergic to lavender oil.", price: { amount: 4500, currency: "EUR" } }, metadata: { tenant: "acme" } }));
+const bytes = evs.map(encodeEvent);
+const t = await createNatsTransport();
+const S = "PROF_" + randomUUID().slice(0, 6).toUpperCase();
+await t.ensureStream({ name: S, subjects: ["prof.booking.>"], storage: "memory" });
+const nc = await connect({ noAsyncTraces: process.argv[2] === "nt" }); const js = jetstream(nc);
+const st = performance.now();
+await new Promise((resolve, reject) => { let next = 0, done = 0; const onAck = () => { done++; if (done === N) resolve(); else if (next < N) send(); };
+ const send = () => { const i = next++; const h = headers(); h.set("Content-Type", "application/cloudevents+json"); js.publish("prof.booking.x", bytes[i], { msgID: evs[i].id, headers: h }).then(onAck, reject); };
+ while (next < 256) send(); });
+console.log("raw events/s", Math.round(N * 1000 / (performance.now() - st)));
+await t.deleteStream(S); await t.close(); await nc.close();

@@ -1,0 +1,469 @@
+/**
+ * `npm run bench -- consume`: 100,000 CloudEvents of about 600 bytes, published once into a fresh stream,
+ * consumed by raw `@nats-io/jetstream` (`consume()` with a callback and `ack()`, its faster mode) and by our
+ * full consumer chain (`createEventBus`: decode, validate, dedupe in memory, a no-op handler, ack), each
+ * round on a fresh durable with the same config (ack wait, max deliver, `max_ack_pending`, pull batch).
+ *
+ * A warm-up run of each side comes first; then rounds alternate which side goes first, and the medians
+ * are reported. Then the memory check: one bus consumer handles 1,000,000 events (the stored 100,000 plus
+ * nine more passes of them re-published under new event ids), and its resident memory is sampled after
+ * 100,000 and after 1,000,000 handled, each after a full GC when `--expose-gc` is on.
+ *
+ * Environment overrides: NATS_URL, CONSUME_EVENTS, CONSUME_ROUNDS, CONSUME_MAX_IN_FLIGHT,
+ * CONSUME_MEMORY_EVENTS (0 skips the memory check).
+ */
+import { randomUUID } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import {
+  CLOUDEVENTS_CONTENT_TYPE,
+  type CloudEvent,
+  CONTENT_TYPE_HEADER,
+  createEvent,
+  createEventBus,
+  createEventRegistry,
+  DEFAULT_HANDLER_MAX_IN_FLIGHT,
+  DEFAULT_RETRY,
+  defineEvent,
+  type EventBus,
+  encodeEvent,
+} from "@slotwise/events";
+import { createNatsTransport, type NatsTransport } from "@slotwise/nats";
+import { z } from "zod";
+import { log, median, rate } from "./report.js";
+
+export const DEFAULT_CONSUME_EVENTS = 100_000;
+export const DEFAULT_CONSUME_ROUNDS = 3;
+/** Events handled by the memory-check consumer; RSS is compared between `events` and this. */
+export const DEFAULT_MEMORY_EVENTS = 1_000_000;
+/** Resident memory may grow this much between the two samples. */
+export const RSS_GROWTH_LIMIT = 0.2;
+/** Publishes in flight while filling the stream. */
+const PUBLISH_WINDOW = 256;
+const ACK_WAIT_MS = 30_000;
+
+export interface ConsumeBenchOptions {
+  /** @default process.env.NATS_URL ?? "nats://127.0.0.1:4222" */
+  servers?: string;
+  /** Events in the stream, consumed per run. @default 100000 */
+  events?: number;
+  /** Alternating rounds after the warm-up; the median is reported. @default 3 */
+  rounds?: number;
+  /** `max_ack_pending` of every durable and the pull batch of both sides. @default 256 (the bus's default) */
+  maxInFlight?: number;
+  /** Events the memory-check consumer handles; 0 skips the check. @default 1000000 */
+  memoryEvents?: number;
+}
+
+export interface ConsumeBenchResult {
+  bench: "consume";
+  /** Events per second through the full bus chain. */
+  ours: number;
+  /** Events per second through raw `@nats-io/jetstream` `consume()` + `ack()`. */
+  baseline: number;
+  ratio: number;
+  rss?: {
+    unit: "MiB";
+    /** Whether a full GC ran before each sample (`node --expose-gc`). */
+    gc: boolean;
+    rssAt100k: number;
+    rssAt1M: number;
+    /** (rssAt1M - rssAt100k) / rssAt100k */
+    rssGrowth: number;
+    heapUsedAt100k: number;
+    heapUsedAt1M: number;
+    /** rssGrowth ≤ 0.2 */
+    flat: boolean;
+    handled: number;
+  };
+}
+
+const ENV = `bench${randomUUID().slice(0, 8)}`;
+const STREAM = `${ENV.toUpperCase()}_BOOKING`;
+const TYPE = "booking.appointment.confirmed.v1";
+const SUBJECT = `${ENV}.${TYPE}`;
+const SERVICE = "bench";
+
+const BookingConfirmed = defineEvent({
+  type: TYPE,
+  schema: z.object({
+    bookingId: z.string().min(1),
+    businessId: z.string().min(1),
+    customerId: z.string().min(1),
+    serviceId: z.string().min(1),
+    staffId: z.string().min(1),
+    startsAt: z.iso.datetime(),
+    endsAt: z.iso.datetime(),
+    timezone: z.string().min(1),
+    price: z.object({ amount: z.number().int().nonnegative(), currency: z.string().length(3) }),
+    channel: z.enum(["web", "mobile", "phone"]),
+    notes: z.string().max(500).optional(),
+  }),
+});
+
+const SERVICES = ["haircut-45", "massage-60", "consult-30", "colour-90", "nails-30"];
+
+/** A booking confirmation of about 600 bytes on the wire. */
+function bookingConfirmed(i: number): CloudEvent {
+  const start = new Date(Date.UTC(2025, 5, 2, 9, 0) + (i % 5_000) * 15 * 60_000);
+  const bookingId = `bk_${randomUUID()}`;
+  return createEvent({
+    type: TYPE,
+    source: "booking-service",
+    subject: bookingId,
+    correlationid: randomUUID(),
+    data: {
+      bookingId,
+      businessId: `biz_${(i % 97).toString().padStart(4, "0")}`,
+      customerId: `cus_${randomUUID()}`,
+      serviceId: SERVICES[i % SERVICES.length],
+      staffId: `stf_${(i % 23).toString().padStart(3, "0")}`,
+      startsAt: start.toISOString(),
+      endsAt: new Date(start.getTime() + 45 * 60_000).toISOString(),
+      timezone: "Europe/Berlin",
+      price: { amount: 4_500 + (i % 7) * 250, currency: "EUR" },
+      channel: i % 3 === 0 ? "web" : "mobile",
+      notes: "Window seat if possible; allergic to lavender oil.",
+    },
+    metadata: { tenant: "acme", region: "eu1" },
+  });
+}
+
+/**
+ * The stored events as wire bytes, plus where each event id sits in them, so a later pass can publish
+ * the same events under new ids by overwriting the id's first two hex digits in place.
+ */
+interface Workload {
+  bytes: Uint8Array[];
+  idOffsets: number[];
+  ids: string[];
+}
+
+function workload(n: number): Workload {
+  const bytes: Uint8Array[] = [];
+  const idOffsets: number[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const event = bookingConfirmed(i);
+    const b = Buffer.from(encodeEvent(event));
+    const at = b.indexOf(`"id":"${event.id}"`);
+    if (at < 0) throw new Error("event id not found in its encoding");
+    bytes.push(b);
+    idOffsets.push(at + 6);
+    ids.push(event.id);
+  }
+  return { bytes, idOffsets, ids };
+}
+
+/** Gives every event of the workload a new id for pass `pass` (1–255): its first two hex digits. */
+function reId(w: Workload, pass: number): void {
+  const hex = pass.toString(16).padStart(2, "0");
+  const c0 = hex.charCodeAt(0);
+  const c1 = hex.charCodeAt(1);
+  for (let i = 0; i < w.bytes.length; i++) {
+    const b = w.bytes[i]!;
+    const at = w.idOffsets[i]!;
+    b[at] = c0;
+    b[at + 1] = c1;
+    w.ids[i] = hex + w.ids[i]!.slice(2);
+  }
+}
+
+/** Raw pipelined publishes with the headers our publisher sets (content type, msg id). */
+async function publishAll(js: JetStreamClient, w: Workload): Promise<void> {
+  const n = w.bytes.length;
+  await new Promise<void>((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    const onAck = () => {
+      done++;
+      if (done === n) resolve();
+      else if (next < n) send();
+    };
+    const send = () => {
+      const i = next++;
+      const h = headers();
+      h.set(CONTENT_TYPE_HEADER, CLOUDEVENTS_CONTENT_TYPE);
+      js.publish(SUBJECT, w.bytes[i]!, { msgID: w.ids[i]!, headers: h }).then(onAck, reject);
+    };
+    while (next < Math.min(PUBLISH_WINDOW, n)) send();
+  });
+}
+
+/** The one durable config both sides consume with (the bus would create exactly this one). */
+async function freshDurable(admin: NatsTransport, durable: string, maxInFlight: number): Promise<void> {
+  await admin.ensureConsumer({
+    stream: STREAM,
+    durable,
+    filterSubjects: [SUBJECT],
+    ackWaitMs: ACK_WAIT_MS,
+    maxDeliver: DEFAULT_RETRY.attempts,
+    maxAckPending: maxInFlight,
+    deliverPolicy: "all",
+  });
+}
+
+/** Checks that every message was acknowledged, then removes the durable. */
+async function finishDurable(admin: NatsTransport, durable: string, n: number, label: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const info = await admin.consumerInfo(STREAM, durable);
+    if (info !== undefined && info.pending === 0 && info.ackPending === 0) break;
+    if (i === 50) throw new Error(`${label}: ${JSON.stringify(info)} after ${n} events: not all acked`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await admin.deleteConsumer(STREAM, durable);
+}
+
+async function runRaw(js: JetStreamClient, durable: string, n: number, batch: number): Promise<number> {
+  const consumer = await js.consumers.get(STREAM, durable);
+  let count = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const started = performance.now();
+  const messages = await consumer.consume({
+    max_messages: batch,
+    callback: (m) => {
+      m.ack();
+      if (++count === n) done();
+    },
+  });
+  await finished;
+  const eps = rate(n, performance.now() - started);
+  await messages.close();
+  return eps;
+}
+
+function registry() {
+  return createEventRegistry().register(BookingConfirmed);
+}
+
+/** Our bus with one no-op handler on `durable`; `onHandled` sees the running count. */
+async function startBus(
+  servers: string,
+  handlerName: string,
+  maxInFlight: number,
+  onHandled: (count: number) => void,
+): Promise<EventBus> {
+  const transport = await createNatsTransport({ servers, name: `bench-${handlerName}` });
+  const bus = createEventBus({
+    transport,
+    service: SERVICE,
+    env: ENV,
+    registry: registry(),
+    provision: false,
+  });
+  let count = 0;
+  bus.handle({
+    name: handlerName,
+    types: [BookingConfirmed],
+    maxInFlight,
+    ackWaitMs: ACK_WAIT_MS,
+    handler: () => {
+      onHandled(++count);
+    },
+  });
+  return bus;
+}
+
+async function runOurs(
+  servers: string,
+  handlerName: string,
+  n: number,
+  maxInFlight: number,
+): Promise<number> {
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const bus = await startBus(servers, handlerName, maxInFlight, (count) => {
+    if (count === n) done();
+  });
+  const started = performance.now();
+  await bus.start();
+  await finished;
+  const eps = rate(n, performance.now() - started);
+  await bus.close();
+  return eps;
+}
+
+function gcFunction(): (() => void) | undefined {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (typeof g === "function") return g;
+  try {
+    // Not started with --expose-gc: expose it now (new contexts pick the flag up).
+    setFlagsFromString("--expose-gc");
+    const f = runInNewContext("gc") as unknown;
+    return typeof f === "function" ? (f as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const MiB = (bytes: number) => Number((bytes / 1024 / 1024).toFixed(1));
+
+async function sample(gc: (() => void) | undefined): Promise<{ rss: number; heapUsed: number }> {
+  // Let acks flush and finished promises settle, then collect twice (the second pass frees what the
+  // first one's finalizers released).
+  await new Promise((r) => setTimeout(r, 200));
+  gc?.();
+  await new Promise((r) => setTimeout(r, 50));
+  gc?.();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed };
+}
+
+/**
+ * One bus consumer handles `total` events: the `w` already stored, then passes of the same events under
+ * new ids, each published once the previous pass is handled. Samples after `w` and after `total`.
+ */
+async function memoryCheck(
+  servers: string,
+  js: JetStreamClient,
+  admin: NatsTransport,
+  w: Workload,
+  total: number,
+  maxInFlight: number,
+): Promise<NonNullable<ConsumeBenchResult["rss"]>> {
+  const n = w.bytes.length;
+  const passes = Math.ceil(total / n);
+  if (passes > 255) throw new Error(`memory check: at most 255 passes of ${n} events`);
+  const gc = gcFunction();
+  if (gc === undefined) log("consume: memory: no gc() available, sampling without a full GC");
+  const durable = "memory";
+  await freshDurable(admin, `${SERVICE}-${durable}`, maxInFlight);
+
+  let handled = 0;
+  let target = n;
+  let reached: () => void = () => undefined;
+  const bus = await startBus(servers, durable, maxInFlight, (count) => {
+    handled = count;
+    if (count === target) reached();
+  });
+  const until = (count: number) =>
+    new Promise<void>((resolve) => {
+      target = count;
+      reached = resolve;
+      if (handled >= count) resolve();
+    });
+  const started = performance.now();
+  try {
+    const first = until(n);
+    await bus.start();
+    await first;
+    const at100k = await sample(gc);
+    log(`consume: memory: ${handled} handled, rss ${MiB(at100k.rss)} MiB, heap ${MiB(at100k.heapUsed)} MiB`);
+    for (let pass = 1; pass < passes; pass++) {
+      reId(w, pass);
+      const next = until(Math.min((pass + 1) * n, passes * n));
+      await publishAll(js, w);
+      await next;
+      const s = process.memoryUsage();
+      log(`consume: memory: ${handled} handled, rss ${MiB(s.rss)} MiB, heap ${MiB(s.heapUsed)} MiB (no gc)`);
+    }
+    const at1M = await sample(gc);
+    const growth = (at1M.rss - at100k.rss) / at100k.rss;
+    log(
+      `consume: memory: ${handled} handled in ${Math.round((performance.now() - started) / 1000)} s, ` +
+        `rss ${MiB(at1M.rss)} MiB, heap ${MiB(at1M.heapUsed)} MiB, growth ${(growth * 100).toFixed(1)}%`,
+    );
+    return {
+      unit: "MiB",
+      gc: gc !== undefined,
+      rssAt100k: MiB(at100k.rss),
+      rssAt1M: MiB(at1M.rss),
+      rssGrowth: Number(growth.toFixed(3)),
+      heapUsedAt100k: MiB(at100k.heapUsed),
+      heapUsedAt1M: MiB(at1M.heapUsed),
+      flat: growth <= RSS_GROWTH_LIMIT,
+      handled,
+    };
+  } finally {
+    await bus.close();
+  }
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+export async function runConsumeBench(options: ConsumeBenchOptions = {}): Promise<ConsumeBenchResult> {
+  const servers = options.servers ?? process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+  const n = options.events ?? envInt("CONSUME_EVENTS") ?? DEFAULT_CONSUME_EVENTS;
+  const rounds = options.rounds ?? envInt("CONSUME_ROUNDS") ?? DEFAULT_CONSUME_ROUNDS;
+  const maxInFlight = options.maxInFlight ?? envInt("CONSUME_MAX_IN_FLIGHT") ?? DEFAULT_HANDLER_MAX_IN_FLIGHT;
+  const memoryEvents = options.memoryEvents ?? envInt("CONSUME_MEMORY_EVENTS") ?? DEFAULT_MEMORY_EVENTS;
+
+  log(`consume: building ${n} events`);
+  const w = workload(n);
+  const avg = Math.round(w.bytes.reduce((s, b) => s + b.length, 0) / n);
+  log(`consume: ${n} events, ${avg} bytes on average, max_ack_pending/batch ${maxInFlight}, ${servers}`);
+
+  const nc: NatsConnection = await connect({ servers, name: "bench-raw" });
+  const js = jetstream(nc);
+  const jsm: JetStreamManager = await jetstreamManager(nc);
+  const admin = await createNatsTransport({ servers, name: "bench-admin" });
+  try {
+    // Two stored passes at most: the memory check re-publishes under new ids, older passes roll off.
+    await jsm.streams.add({ name: STREAM, subjects: [`${ENV}.booking.>`], num_replicas: 1, max_msgs: 2 * n });
+    const publishStarted = performance.now();
+    await publishAll(js, w);
+    log(
+      `consume: published ${n} events at ${Math.round(rate(n, performance.now() - publishStarted))} events/s`,
+    );
+
+    let run = 0;
+    const once = async (side: "raw" | "ours"): Promise<number> => {
+      const name = `${side}-${++run}`;
+      const durable = side === "raw" ? name : `${SERVICE}-${name}`;
+      await freshDurable(admin, durable, maxInFlight);
+      const eps =
+        side === "raw"
+          ? await runRaw(js, durable, n, maxInFlight)
+          : await runOurs(servers, name, n, maxInFlight);
+      await finishDurable(admin, durable, n, side);
+      return eps;
+    };
+
+    log("consume: warming up");
+    log(`consume: warm-up raw  ${Math.round(await once("raw"))} events/s`);
+    log(`consume: warm-up ours ${Math.round(await once("ours"))} events/s`);
+    const raw: number[] = [];
+    const ours: number[] = [];
+    for (let r = 1; r <= rounds; r++) {
+      // Alternate which side goes first, so neither always runs on a warmer server cache.
+      const order = r % 2 === 1 ? (["ours", "raw"] as const) : (["raw", "ours"] as const);
+      for (const side of order) {
+        const eps = await once(side);
+        (side === "raw" ? raw : ours).push(eps);
+        log(`consume: round ${r} ${side.padEnd(4)} ${Math.round(eps)} events/s`);
+      }
+    }
+
+    const result: ConsumeBenchResult = {
+      bench: "consume",
+      ours: Math.round(median(ours)),
+      baseline: Math.round(median(raw)),
+      ratio: 0,
+    };
+    result.ratio = Number((result.ours / result.baseline).toFixed(3));
+    log(`consume: ours ${result.ours} events/s, raw ${result.baseline} events/s, ratio ${result.ratio}`);
+
+    if (memoryEvents > 0) {
+      log(`consume: memory: one consumer handles ${memoryEvents} events`);
+      result.rss = await memoryCheck(servers, js, admin, w, memoryEvents, maxInFlight);
+    }
+    return result;
+  } finally {
+    await admin.deleteStream(STREAM).catch(() => false);
+    await admin.close();
+    await nc.close();
+  }
+}

@@ -1,0 +1,1 @@
+export { type Logger, NOOP_LOGGER } from "./logger.js";
