@@ -8,6 +8,8 @@ import type { PublishAck, Transport } from "../transport/index.js";
 import { type DeadLetter, originalHeaders, toDeadLetter } from "./dead-letter.js";
 
 export const DEFAULT_DLQ_LIST_LIMIT = 100;
+/** Dead letters read per page by `replayAll` (memory stays bounded on a large DLQ). */
+const REPLAY_PAGE = 100;
 
 /** Which dead letters a list or a replay takes; every given field must match. */
 export interface DeadLetterFilter {
@@ -97,12 +99,13 @@ class Queue implements DeadLetterQueue {
     this.#transport = options.transport;
   }
 
-  /** Walks the stream by sequence (deleted sequences are holes), yielding matches until `limit`. */
-  async #scan(filter: DeadLetterFilter, limit: number, fromSeq: number): Promise<DeadLetter[]> {
+  /** Walks the stream by sequence (deleted sequences are holes), collecting matches until `limit`. */
+  async #scan(filter: DeadLetterFilter, limit: number, fromSeq: number, toSeq = Infinity): Promise<DeadLetter[]> {
     const info = await this.#transport.streamInfo(this.stream);
     const out: DeadLetter[] = [];
     if (info === undefined || info.messages === 0) return out;
-    for (let seq = Math.max(info.firstSeq, fromSeq); seq <= info.lastSeq && out.length < limit; seq++) {
+    const last = Math.min(info.lastSeq, toSeq);
+    for (let seq = Math.max(info.firstSeq, fromSeq); seq <= last && out.length < limit; seq++) {
       const stored = await this.#transport.getMessage(this.stream, seq);
       if (stored === undefined) continue;
       const dl = toDeadLetter(stored);
@@ -148,10 +151,19 @@ class Queue implements DeadLetterQueue {
   }
 
   async replayAll(filter: DeadLetterFilter = {}): Promise<ReplayResult[]> {
-    const matching = await this.#scan(filter, Number.MAX_SAFE_INTEGER, 1);
+    // Only what is there now: an event that fails again is dead-lettered anew, and must not be replayed
+    // in a loop by this same call.
+    const info = await this.#transport.streamInfo(this.stream);
     const out: ReplayResult[] = [];
-    for (const dl of matching) out.push(await this.#replay(dl));
-    return out;
+    if (info === undefined) return out;
+    let from = 1;
+    for (;;) {
+      const page = await this.#scan(filter, REPLAY_PAGE, from, info.lastSeq);
+      for (const dl of page) out.push(await this.#replay(dl));
+      const last = page[page.length - 1];
+      if (last === undefined) return out;
+      from = last.seq + 1;
+    }
   }
 }
 
