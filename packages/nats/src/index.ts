@@ -20,6 +20,15 @@ export {
   versionAtLeast,
 } from "./connection/server-version.js";
 export {
+  createKvDedupeStore,
+  DEFAULT_DEDUPE_BUCKET,
+  DEFAULT_DEDUPE_TTL_MS,
+  dedupeKey,
+  type KvDedupeStore,
+  type KvDedupeStoreOptions,
+  MAX_PLAIN_KEY_TOKEN,
+} from "./dedupe/index.js";
+export {
   checkNatsProfile,
   checkProductionProfile,
   PRODUCTION_MIN_REPLICAS,
@@ -29,6 +38,14 @@ export {
   type ProfileInput,
   type ProfileReport,
 } from "./provision/profile.js";
+// A nats-server of a test's own (stop, restart on the same port and store), for broker-failure tests.
+export {
+  DEFAULT_NATS_SERVER_BIN,
+  DEFAULT_NATS_SERVER_START_TIMEOUT_MS,
+  type NatsServerOptions,
+  type NatsServerProcess,
+  startNatsServer,
+} from "./testing/index.js";
 export {
   DEFAULT_ACK_WAIT_MS,
   DEFAULT_DUPLICATE_WINDOW_MS,

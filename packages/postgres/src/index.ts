@@ -1,4 +1,20 @@
 // @slotwise/postgres — the event store on PostgreSQL (node-postgres) and PGlite, one set of SQL.
+
+// Exactly-once handler effects: (consumer, event id) recorded in the handler's own transaction.
+export {
+  createPgliteProcessedEventStore,
+  createPostgresProcessedEventStore,
+  createSqlProcessedEventStore,
+  MAX_PROCESSED_ID_LENGTH,
+  type OnceResult,
+  type PostgresProcessedEventStoreOptions,
+  PROCESSED_EVENTS_TABLE,
+  type ProcessedEventStore,
+  type SqlProcessedEventStoreOptions,
+  type TransactionalHandler,
+  type TransactionalOptions,
+  transactional,
+} from "./idempotency/index.js";
 export {
   createPgliteEventStore,
   createPgliteSnapshotStore,

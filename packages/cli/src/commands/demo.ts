@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { PGlite } from "@electric-sql/pglite";
 import {
   AppointmentCancelled,
@@ -303,6 +304,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       saved = await repository.save(booking);
       for (const e of saved.events) committedAt.set(e.id, performance.now());
       tick(++done, bookings);
+      // PGlite answers without leaving the microtask queue: yield, so the relay and the consumer (timers,
+      // I/O) run between commands, as they would beside a service taking requests.
+      await yieldToEventLoop();
     });
     const appended = committedAt.size;
 

@@ -16,6 +16,7 @@ import {
   streamSubjectFor,
 } from "../envelope/index.js";
 import { ErrorCode, isPermanent, SlotwiseError } from "../errors/index.js";
+import { type Logger, NOOP_LOGGER } from "../observability/index.js";
 import type {
   CoreMessage,
   DeliverPolicy,
@@ -24,13 +25,24 @@ import type {
   Subscription,
   Transport,
 } from "../transport/index.js";
-import { CONTENT_TYPE_HEADER } from "../transport/index.js";
-import { publishDeadLetter } from "./dead-letter.js";
+import { CONTENT_TYPE_HEADER, isRestartable } from "../transport/index.js";
+import { publishDeadLetter, type SweepOutcome, startDeadLetterSweeper } from "../dlq/index.js";
 import { createMemoryDedupeStore, type DedupeStore } from "./dedupe-store.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { compose, type MessageContext, type Middleware } from "./middleware.js";
 import { createPublisher, type OutboundStep, type Publisher } from "./publisher.js";
 import { backoffDelay, parseRetryPolicy, type RetryPolicy } from "./retry.js";
+import {
+  type ConsumerHealth,
+  type ConsumerWatchdog,
+  createConsumerWatchdog,
+  type ParsedWatchdogOptions,
+  parseWatchdogOptions,
+  type RecoveryInfo,
+  type ResumeInfo,
+  type StallInfo,
+  type WatchdogOptions,
+} from "./watchdog.js";
 
 export const DEFAULT_HANDLER_MAX_IN_FLIGHT = 256;
 export const DEFAULT_ACK_WAIT_MS = 30_000;
@@ -43,6 +55,12 @@ export interface BusObserver {
   skipped?(info: DeliveryInfo & { reason: "duplicate" | "filtered" }): void;
   retried?(info: DeliveryInfo & { error: unknown; delayMs: number }): void;
   deadLettered?(info: DeliveryInfo & { error: unknown }): void;
+  /** A consumer's liveness watchdog found it stalled (once per stall). */
+  stalled?(info: StallInfo): void;
+  /** A stall ended; `stalledMs` is the whole silent interval. */
+  resumed?(info: ResumeInfo): void;
+  /** The watchdog re-created a stalled consumer's pull loop (`error` when that failed). */
+  recovered?(info: RecoveryInfo): void;
 }
 
 export interface DeliveryInfo {
@@ -58,7 +76,14 @@ export interface HandlerContext {
   /** Delivery number, 1 on first delivery. */
   readonly attempt: number;
   readonly handler: string;
+  /** Durable consumer name, `{service}-{handler}`: the scope of idempotency. */
+  readonly consumer: string;
   readonly message: ReceivedMessage;
+  /**
+   * Tells the bus the handler recognised the event as already processed (its own idempotency record):
+   * the delivery is reported as a skipped duplicate, then acked.
+   */
+  markDuplicate(): void;
 }
 
 export type EventHandler<T = unknown> = (event: CloudEvent<T>, ctx: HandlerContext) => void | Promise<void>;
@@ -107,6 +132,16 @@ export interface EventBusOptions {
   /** Pipelined publishes in flight at most. @default 256 */
   maxPublishInFlight?: number;
   observer?: BusObserver;
+  /**
+   * Dead-letter the messages whose consumer died or stalled on every delivery, from the server's
+   * max-deliveries advisories (see `dlq/sweeper.ts`): one sweeper per domain stream of this bus's handlers.
+   * @default true
+   */
+  deadLetterSweeper?: boolean;
+  /** A liveness watchdog per durable consumer; false turns it off. @default { stallAfterMs: 30000 } */
+  watchdog?: WatchdogOptions | false;
+  /** Structured log lines (pino or any `Logger`). @default NOOP_LOGGER */
+  logger?: Logger;
 }
 
 export interface EventBus {
@@ -129,6 +164,8 @@ export interface EventBus {
   request<R = unknown>(event: CloudEvent, options?: { timeoutMs?: number }): Promise<CloudEvent<R>>;
   /** Answers requests of a type; the returned event is the reply. Instances share a queue group. */
   reply(type: string | EventDefinition, responder: (event: CloudEvent) => CloudEvent | Promise<CloudEvent>): Subscription;
+  /** Each durable consumer's liveness (see `watchdog`); empty before `start()` or with the watchdog off. */
+  health(): ConsumerHealth[];
   /** Creates streams and consumers, then starts consuming. */
   start(): Promise<void>;
   /** Stops consuming, waits for in-flight handlers, flushes publishes. */
@@ -145,6 +182,7 @@ interface Registered {
   filter: string;
   types: Set<string>;
   domain: string;
+  watchdog?: ConsumerWatchdog;
 }
 
 const typeName = (t: string | EventDefinition): string => (typeof t === "string" ? t : t.type);
@@ -160,7 +198,10 @@ class Bus implements EventBus {
   readonly #middleware: Middleware[];
   readonly #publisher: Publisher;
   readonly #observer: BusObserver;
+  readonly #watchdog: ParsedWatchdogOptions | undefined;
+  readonly #logger: Logger;
   readonly #provision: boolean;
+  readonly #sweeper: boolean;
   readonly #replicas: number;
   readonly #handlers = new Map<string, Registered>();
   readonly #subscriptions: Subscription[] = [];
@@ -177,7 +218,10 @@ class Bus implements EventBus {
     this.#decode = options.decode ?? {};
     this.#middleware = options.middleware ?? [];
     this.#observer = options.observer ?? {};
+    this.#watchdog = options.watchdog === false ? undefined : parseWatchdogOptions(options.watchdog);
+    this.#logger = options.logger ?? NOOP_LOGGER;
     this.#provision = options.provision ?? true;
+    this.#sweeper = options.deadLetterSweeper ?? true;
     this.#replicas = options.replicas ?? 1;
     const environments = options.environments ?? DEFAULT_ENVIRONMENTS;
     if (!environments.includes(options.env) && options.environments !== undefined) {
@@ -243,7 +287,13 @@ class Bus implements EventBus {
       async (msg) => {
         const event = this.#registry.validate<T>(decodeEvent(msg.data, this.#decode));
         await runWithEventContext(contextOf(event), () =>
-          handler(event, { attempt: 1, handler: queue, message: coreAsReceived(msg) }),
+          handler(event, {
+            attempt: 1,
+            handler: queue,
+            consumer: queue,
+            message: coreAsReceived(msg),
+            markDuplicate() {},
+          }),
         );
       },
       { queue },
@@ -340,6 +390,17 @@ class Bus implements EventBus {
         replicas: this.#replicas,
       });
     }
+    if (this.#sweeper && this.#handlers.size > 0) {
+      this.#subscriptions.push(
+        await startDeadLetterSweeper({
+          transport: this.#transport,
+          streams: [...this.#handlers.values()].map((h) => h.stream),
+          provision: this.#provision,
+          replicas: this.#replicas,
+          onSwept: (outcome) => this.#swept(outcome),
+        }),
+      );
+    }
     for (const h of this.#handlers.values()) {
       await this.#transport.ensureConsumer({
         stream: h.stream,
@@ -352,13 +413,58 @@ class Bus implements EventBus {
         maxAckPending: h.options.maxInFlight ?? DEFAULT_HANDLER_MAX_IN_FLIGHT,
         deliverPolicy: h.options.deliverPolicy ?? "all",
       });
-      const sub = await this.#transport.consume(
-        { stream: h.stream, durable: h.consumer },
-        this.#makeDelivery(h),
-        { maxInFlight: h.options.maxInFlight ?? DEFAULT_HANDLER_MAX_IN_FLIGHT },
-      );
+      let sub: Subscription | undefined;
+      if (this.#watchdog) h.watchdog = this.#createWatchdog(h, this.#watchdog, () => sub);
+      sub = await this.#transport.consume({ stream: h.stream, durable: h.consumer }, this.#makeDelivery(h), {
+        maxInFlight: h.options.maxInFlight ?? DEFAULT_HANDLER_MAX_IN_FLIGHT,
+      });
       this.#subscriptions.push(sub);
+      h.watchdog?.start();
     }
+  }
+
+  #createWatchdog(
+    h: Registered,
+    options: ParsedWatchdogOptions,
+    sub: () => Subscription | undefined,
+  ): ConsumerWatchdog {
+    const o = this.#observer;
+    return createConsumerWatchdog({
+      handler: h.options.name,
+      consumer: h.consumer,
+      stream: h.stream,
+      options,
+      maxAckPending: h.options.maxInFlight ?? DEFAULT_HANDLER_MAX_IN_FLIGHT,
+      probe: () => this.#transport.consumerInfo(h.stream, h.consumer),
+      recover: async () => {
+        const s = sub();
+        if (s !== undefined && isRestartable(s)) await s.restart();
+      },
+      logger: this.#logger,
+      ...(o.stalled ? { onStall: (i: StallInfo) => o.stalled?.(i) } : {}),
+      ...(o.resumed ? { onResume: (i: ResumeInfo) => o.resumed?.(i) } : {}),
+      ...(o.recovered ? { onRecover: (i: RecoveryInfo) => o.recovered?.(i) } : {}),
+    });
+  }
+
+  health(): ConsumerHealth[] {
+    const out: ConsumerHealth[] = [];
+    for (const h of this.#handlers.values()) if (h.watchdog) out.push(h.watchdog.health());
+    return out;
+  }
+
+  #swept(outcome: SweepOutcome): void {
+    if (outcome.kind !== "dead-lettered" || outcome.duplicate) return;
+    const { advisory } = outcome;
+    const prefix = `${this.service}-`;
+    this.#observer.deadLettered?.({
+      handler: advisory.consumer.startsWith(prefix) ? advisory.consumer.slice(prefix.length) : advisory.consumer,
+      consumer: advisory.consumer,
+      subject: outcome.subject,
+      deliveryCount: advisory.deliveries,
+      streamSequence: advisory.stream_seq,
+      error: outcome.error,
+    });
   }
 
   #makeDelivery(h: Registered): (msg: ReceivedMessage) => Promise<void> {
@@ -366,10 +472,12 @@ class Bus implements EventBus {
     const dedupe = h.options.dedupe ?? true;
     const consumer = h.consumer;
     const handlerName = h.options.name;
+    const subjectPrefix = `${this.env}.`;
     const standard: Middleware[] = [
       async (ctx, next) => {
         // validate: data against the registered schema and version
         ctx.event = this.#registry.validate(ctx.event);
+        if (ctx.message.subject !== subjectPrefix + ctx.event.type) throw subjectMismatch(ctx.message.subject, ctx.event);
         await next();
       },
       async (ctx, next) => {
@@ -383,7 +491,15 @@ class Bus implements EventBus {
     ];
     const chain = compose([...standard, ...this.#middleware], (ctx) =>
       runWithEventContext(contextOf(ctx.event), async () => {
-        await h.options.handler(ctx.event, { attempt: ctx.message.deliveryCount, handler: handlerName, message: ctx.message });
+        await h.options.handler(ctx.event, {
+          attempt: ctx.message.deliveryCount,
+          handler: handlerName,
+          consumer,
+          message: ctx.message,
+          markDuplicate() {
+            ctx.skipped = "duplicate";
+          },
+        });
       }),
     );
 
@@ -425,18 +541,22 @@ class Bus implements EventBus {
       msg.ack();
     };
 
+    const watch = h.watchdog;
     return (msg: ReceivedMessage): Promise<void> => {
+      watch?.delivered();
+      // Filtered on the subject, as the server filters, before decoding: a domain-wide filter delivers types
+      // this handler does not take (NATS 2.9: one filter subject). An envelope whose type differs from its
+      // subject's is this handler's to refuse (unknown type, mismatch), never silently acked.
+      if (!h.types.has(msg.subject.slice(subjectPrefix.length))) {
+        this.#observer.skipped?.({ ...info(msg), reason: "filtered" });
+        msg.ack();
+        return Promise.resolve();
+      }
       let event: CloudEvent;
       try {
         event = decodeEvent(msg.data, this.#decode);
       } catch (error) {
         return fail(msg, error);
-      }
-      if (!h.types.has(event.type)) {
-        // A domain-wide filter delivers types this handler does not take (NATS 2.9: one filter subject).
-        this.#observer.skipped?.({ ...info(msg, event), reason: "filtered" });
-        msg.ack();
-        return Promise.resolve();
       }
       return queue.run(event.subject, async () => {
         const ctx: MessageContext = { message: msg, handler: handlerName, consumer, event };
@@ -455,6 +575,7 @@ class Bus implements EventBus {
   }
 
   async drain(): Promise<void> {
+    for (const h of this.#handlers.values()) h.watchdog?.stop();
     const subs = this.#subscriptions.splice(0);
     await Promise.all(subs.map((s) => s.stop()));
     await this.#publisher.flush();
@@ -470,6 +591,14 @@ class Bus implements EventBus {
       await this.#transport.close();
     }
   }
+}
+
+function subjectMismatch(subject: string, event: CloudEvent): SlotwiseError {
+  return new SlotwiseError(
+    ErrorCode.INVALID_SUBJECT,
+    `event of type ${event.type} arrived on subject ${subject}: an event travels on {env}.{its type}`,
+    { details: { attribute: "type", subject, type: event.type } },
+  );
 }
 
 function contextOf(event: CloudEvent) {

@@ -11,14 +11,6 @@ export {
   type HandleOptions,
   type HandlerContext,
 } from "./event-bus.js";
-export {
-  type DeadLetter,
-  type DeadLetterInput,
-  DLQ_HEADERS,
-  describeError,
-  publishDeadLetter,
-  toDeadLetter,
-} from "./dead-letter.js";
 export { createMemoryDedupeStore, type DedupeStore, type MemoryDedupeOptions } from "./dedupe-store.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { compose, type MessageContext, type Middleware } from "./middleware.js";
@@ -32,3 +24,20 @@ export {
   type PublisherOptions,
 } from "./publisher.js";
 export { backoffDelay, DEFAULT_RETRY, parseRetryPolicy, type RetryPolicy } from "./retry.js";
+export {
+  type ConsumerHealth,
+  type ConsumerWatchdog,
+  type ConsumerWatchdogInput,
+  createConsumerWatchdog,
+  DEFAULT_STALL_AFTER_MS,
+  MAX_CHECK_INTERVAL_MS,
+  MAX_PROBE_TIMEOUT_MS,
+  type ParsedWatchdogOptions,
+  parseWatchdogOptions,
+  type RecoveryInfo,
+  type ResumeInfo,
+  type StallInfo,
+  type StallReason,
+  type WatchdogOptions,
+  type WatchedConsumer,
+} from "./watchdog.js";

@@ -254,7 +254,8 @@ class Watchdog implements ConsumerWatchdog {
       if (this.#stall !== undefined) this.#resume(at, "caught_up");
       return;
     }
-    const reason: StallReason = error !== undefined ? "unreachable" : info === undefined ? "missing" : "pending";
+    const reason: StallReason =
+      error !== undefined ? "unreachable" : info === undefined ? "missing" : "pending";
     if (this.#stall === undefined) {
       this.#stall = { since: this.#lastProgressAt, reason };
       this.#recoveryAttempt = 0;
@@ -283,12 +284,20 @@ class Watchdog implements ConsumerWatchdog {
       );
     } else if (this.#stall.reason !== reason) {
       this.#safe(() =>
-        this.#log.info({ ...this.#who, reason, previous: this.#stall?.reason }, `consumer still stalled: ${this.#explain(reason, info)}`),
+        this.#log.info(
+          { ...this.#who, reason, previous: this.#stall?.reason },
+          `consumer still stalled: ${this.#explain(reason, info)}`,
+        ),
       );
       this.#stall.reason = reason;
     }
     // Recovery helps only a pull loop that stopped asking; an unreachable server reconnects by itself.
-    if (reason === "pending" && this.#o.recover && this.#in.recover && at - this.#lastRecoveryAt >= this.#o.stallAfterMs) {
+    if (
+      reason === "pending" &&
+      this.#o.recover &&
+      this.#in.recover &&
+      at - this.#lastRecoveryAt >= this.#o.stallAfterMs
+    ) {
       await this.#recover(at);
     }
   }
@@ -310,12 +319,17 @@ class Watchdog implements ConsumerWatchdog {
       await recover();
       this.#stats.recoveries++;
       this.#safe(() => this.#in.onRecover?.({ ...this.#who, attempt }));
-      this.#safe(() => this.#log.info({ ...this.#who, attempt }, "consumer pull loop re-created after a stall"));
+      this.#safe(() =>
+        this.#log.info({ ...this.#who, attempt }, "consumer pull loop re-created after a stall"),
+      );
     } catch (error) {
       this.#stats.failedRecoveries++;
       this.#safe(() => this.#in.onRecover?.({ ...this.#who, attempt, error }));
       this.#safe(() =>
-        this.#log.error({ ...this.#who, attempt, err: error }, "consumer recovery failed; trying again later"),
+        this.#log.error(
+          { ...this.#who, attempt, err: error },
+          "consumer recovery failed; trying again later",
+        ),
       );
     }
   }
@@ -330,7 +344,10 @@ class Watchdog implements ConsumerWatchdog {
     const info: ResumeInfo = { ...this.#who, reason: stall.reason, since: stall.since, stalledMs, via };
     this.#safe(() => this.#in.onResume?.(info));
     this.#safe(() =>
-      this.#log.info({ ...this.#who, reason: stall.reason, stalledMs, via }, `consumer resumed after ${stalledMs} ms`),
+      this.#log.info(
+        { ...this.#who, reason: stall.reason, stalledMs, via },
+        `consumer resumed after ${stalledMs} ms`,
+      ),
     );
   }
 

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it, onTestFinished } from "vitest";
 import { z } from "zod";
-import { type BusObserver, createEventBus, type EventBusOptions, toDeadLetter } from "../bus/index.js";
+import { type BusObserver, createEventBus, type EventBusOptions } from "../bus/index.js";
+import { ADVISORY_STREAM, sweeperDurableFor, toDeadLetter } from "../dlq/index.js";
 import {
   createEvent,
   createEventRegistry,
@@ -92,6 +93,8 @@ export function runBusConformance(name: string, factory: TransportConformanceFac
         const admin = await factory.connect();
         for (const s of ["BOOKING", "DLQ"])
           await admin.deleteStream(`${env.toUpperCase()}_${s}`).catch(() => {});
+        // The advisory stream is shared by every env; only this env's sweeper durable is ours.
+        await admin.deleteConsumer(ADVISORY_STREAM, sweeperDurableFor(`${env.toUpperCase()}_BOOKING`)).catch(() => {});
         await admin.close();
       });
       return { env, transport, bus };
@@ -230,6 +233,59 @@ export function runBusConformance(name: string, factory: TransportConformanceFac
       expect(dl).toMatchObject({ code: "SCHEMA_VIOLATION", deliveries: 1 });
       expect(obs.retries).toBe(0);
       expect(handled.sort()).toEqual([1, 3]);
+    });
+
+    it("dead-letters an event whose handler never settles, from the max-deliveries advisory, and handles the events after it", async () => {
+      const obs = recorder();
+      const { bus, transport, env } = await setup({ observer: obs });
+      const handled: number[] = [];
+      let stalls = 0;
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // Runs before the setup's close (hooks run last-registered first), which would wait for the stall.
+      onTestFinished(() => release());
+      bus.handle({
+        name: "stuck",
+        types: [Created],
+        ackWaitMs: 300,
+        handler: async (e) => {
+          const { seq } = e.data as { seq: number };
+          if (seq === 2) {
+            // Neither succeeds nor fails: the handler never reaches its last attempt.
+            stalls++;
+            await released;
+            return;
+          }
+          handled.push(seq);
+        },
+      });
+      await bus.start();
+      for (let seq = 1; seq <= 5; seq++) {
+        await bus.publish(
+          Created.create({ source: "s", subject: `bk-${seq}`, data: { bookingId: `bk-${seq}`, seq } }),
+        );
+      }
+      const [dl] = await waitFor(
+        async () => {
+          const d = await deadLetters(transport, env);
+          return d.length === 1 && handled.length === 4 ? d : undefined;
+        },
+        { timeoutMs: WAIT_MS },
+      );
+      expect(dl).toMatchObject({
+        code: "MAX_DELIVERIES",
+        deliveries: 3,
+        consumer: "booking-service-stuck",
+        originalSubject: `${env}.${Created.type}`,
+      });
+      expect(dl?.message).toContain("died or stalled");
+      expect((JSON.parse(new TextDecoder().decode(dl?.data)) as { data: { seq: number } }).data.seq).toBe(2);
+      expect(handled.sort()).toEqual([1, 3, 4, 5]);
+      expect(stalls).toBeGreaterThanOrEqual(1);
+      await waitFor(() => obs.deadLetters === 1, { timeoutMs: WAIT_MS });
+      release();
     });
 
     it("skips an event id the consumer already handled", async () => {

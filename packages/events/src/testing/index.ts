@@ -42,3 +42,4 @@ export {
   type WaitForOptions,
   waitFor,
 } from "./wait.js";
+export { BAD_INPUT_MAX_BYTES, type BadInputCase, BadInputCreated, badInputCases, runBadInputMatrix } from "./bad-input.js";

@@ -184,8 +184,9 @@ export class PublishPipeline {
     const token = m.subject.slice(this.#inbox.length);
     const p = this.#pending.get(token);
     if (p === undefined) return; // answered after its timeout
+    // The sweeper stays until a sweep finds nothing pending: awaited publishes one after another then
+    // share one timer instead of setting and clearing one each.
     this.#pending.delete(token);
-    if (this.#pending.size === 0) this.#stopSweeper();
     if (m.data.length === 0 && m.headers?.code === 503) {
       p.reject(
         new SlotwiseError(ErrorCode.NOT_FOUND, `publish to "${p.subject}": no stream captures this subject`, {
@@ -223,7 +224,9 @@ export class PublishPipeline {
   }
 
   #startSweeper(): void {
+    // unref: the socket keeps the process alive while acknowledgements are due, not this timer
     this.#sweeper = setInterval(this.#sweep, PUBLISH_TIMEOUT_SWEEP_MS);
+    this.#sweeper.unref();
   }
 
   #stopSweeper(): void {

@@ -1,0 +1,37 @@
+export {
+  type DeadLetter,
+  type DeadLetterInput,
+  DLQ_HEADERS,
+  deadLetterMsgId,
+  describeError,
+  originalHeaders,
+  publishDeadLetter,
+  toDeadLetter,
+} from "./dead-letter.js";
+export {
+  createDeadLetterQueue,
+  DEFAULT_DLQ_LIST_LIMIT,
+  type DeadLetterFilter,
+  type DeadLetterListOptions,
+  type DeadLetterQueue,
+  type DeadLetterQueueOptions,
+  matchesFilter,
+  type ReplayResult,
+  replayMsgId,
+} from "./queue.js";
+export {
+  ADVISORY_STREAM,
+  type AdvisoryStreamOptions,
+  advisoryStreamConfig,
+  DEFAULT_ADVISORY_MAX_AGE_MS,
+  DEFAULT_SWEEP_RETRY_MS,
+  type DeadLetterSweeperOptions,
+  type MaxDeliveriesAdvisory,
+  maxDeliveriesError,
+  parseMaxDeliveriesAdvisory,
+  startDeadLetterSweeper,
+  SWEEPER_DURABLE_PREFIX,
+  type SweepOutcome,
+  sweepAdvisory,
+  sweeperDurableFor,
+} from "./sweeper.js";
