@@ -89,7 +89,11 @@ function raw(pool: pg.Pool, schema: string): Contender {
         text = rawAppendStatement(schema, events.length);
         statements.set(events.length, text);
       }
-      await pool.query({ name: `raw_append_${schema}_${events.length}`, text, values: rawAppendParams(streamId, version, events) });
+      await pool.query({
+        name: `raw_append_${schema}_${events.length}`,
+        text,
+        values: rawAppendParams(streamId, version, events),
+      });
     },
   };
 }
@@ -144,7 +148,10 @@ async function runCase(
 ): Promise<Record<Contender["name"], number>> {
   // Events per appender; each appender's streams are its own.
   const share = Math.ceil(c.events / c.concurrency / c.perAppend) * c.perAppend;
-  const appenders = Array.from({ length: c.concurrency }, (_, w) => new Appender(`c${index}-${id}-w${w}`, c.perAppend));
+  const appenders = Array.from(
+    { length: c.concurrency },
+    (_, w) => new Appender(`c${index}-${id}-w${w}`, c.perAppend),
+  );
   const events = appenders.map((a, w) =>
     Array.from({ length: share + WARMUP_EVENTS }, (_, i) =>
       bookingEvent(w * share + i, streamOf(a.prefix, Math.floor(i / c.perAppend))),
@@ -157,7 +164,10 @@ async function runCase(
   for (const contender of contenders) await runChunk(contender, 0, WARMUP_EVENTS);
 
   const ms: Record<string, number> = {};
-  const chunk = Math.max(c.perAppend, Math.min(share, Math.round(4_000 / c.concurrency / c.perAppend) * c.perAppend));
+  const chunk = Math.max(
+    c.perAppend,
+    Math.min(share, Math.round(4_000 / c.concurrency / c.perAppend) * c.perAppend),
+  );
   let round = 0;
   let lastLog = performance.now();
   for (let from = WARMUP_EVENTS; from < WARMUP_EVENTS + share; from += chunk, round++) {
@@ -205,7 +215,9 @@ export async function runAppendBench(options: AppendBenchOptions = {}): Promise<
   const pool = createPool(poolSize);
   const store = createPostgresEventStore({ connectionString: databaseUrl(), schema: oursSchema, poolSize });
   const sample = Array.from({ length: 100 }, (_, i) => bookingEvent(i, "sample"));
-  log(`append: events of ${averageWireBytes(sample)} bytes on average; schemas ${oursSchema}, ${rawSchema}; Emmett in its own database`);
+  log(
+    `append: events of ${averageWireBytes(sample)} bytes on average; schemas ${oursSchema}, ${rawSchema}; Emmett in its own database`,
+  );
   const em = await openEmmett(poolSize);
   try {
     await createRawSchema(pool, rawSchema);
@@ -227,7 +239,9 @@ export async function runAppendBench(options: AppendBenchOptions = {}): Promise<
         emmett: r.emmett,
         vsEmmett: Number((r.ours / r.emmett).toFixed(3)),
       };
-      log(`append: ${result.case}: ours ${r.ours}/s, raw ${r.raw}/s (ratio ${result.ratio}), Emmett ${r.emmett}/s (×${result.vsEmmett})`);
+      log(
+        `append: ${result.case}: ours ${r.ours}/s, raw ${r.raw}/s (ratio ${result.ratio}), Emmett ${r.emmett}/s (×${result.vsEmmett})`,
+      );
       if (index < cases.length - 1) print(JSON.stringify(result));
       last = result;
     }

@@ -3,8 +3,11 @@
  * `npm run bench -- <name>`: runs one bench, or every bench when no name is given. Each bench prints its
  * progress on stderr and one JSON line on stdout; with one bench that line is the last line of stdout.
  */
+import { runAppendBench } from "./append.js";
 import { runConsumeBench } from "./consume.js";
 import { runPublishBench } from "./publish.js";
+import { runReadBench } from "./read.js";
+import { runRelayBench } from "./relay.js";
 
 type Bench = () => Promise<unknown>;
 
@@ -12,6 +15,9 @@ type Bench = () => Promise<unknown>;
 export const BENCHES: Readonly<Record<string, Bench>> = {
   publish: () => runPublishBench(),
   consume: () => runConsumeBench(),
+  append: () => runAppendBench(),
+  read: () => runReadBench(),
+  relay: () => runRelayBench(),
 };
 
 function usage(): string {

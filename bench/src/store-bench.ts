@@ -9,7 +9,10 @@
  *   a dedicated database, `slotwise_bench_emmett`, created when absent and emptied at the start of a run.
  */
 import { randomUUID } from "node:crypto";
-import { getPostgreSQLEventStore, type PostgresEventStore as EmmettStore } from "@event-driven-io/emmett-postgresql";
+import {
+  type PostgresEventStore as EmmettStore,
+  getPostgreSQLEventStore,
+} from "@event-driven-io/emmett-postgresql";
 import { type CloudEvent, createEvent, encodeEvent } from "@slotwise/events";
 import { MIGRATIONS } from "@slotwise/postgres";
 import pg from "pg";
@@ -143,7 +146,11 @@ export async function openEmmett(poolSize: number): Promise<{ store: EmmettStore
 }
 
 /** The same event as Emmett takes it: type, data, and the rest of the envelope as metadata. */
-export function toEmmett(e: CloudEvent): { type: string; data: Record<string, unknown>; metadata: Record<string, unknown> } {
+export function toEmmett(e: CloudEvent): {
+  type: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+} {
   const { type, data, metadata, specversion: _s, ...envelope } = e;
   return { type, data: data as Record<string, unknown>, metadata: { ...envelope, ...metadata } };
 }

@@ -16,15 +16,15 @@ import {
   createEventBus,
   createMemoryBroker,
   dlqStreamNameFor,
+  ErrorCode,
   type EventBus,
   type EventStore,
   percentile,
   type Relay,
   SlotwiseError,
-  ErrorCode,
   streamNameFor,
-  toDeadLetter,
   type Transport,
+  toDeadLetter,
 } from "@slotwise/events";
 import { createNatsTransport } from "@slotwise/nats";
 import {
@@ -129,7 +129,8 @@ async function embedded(): Promise<Backend> {
     relayTransport,
     busTransport: broker.connect(),
     rogueTransport: broker.connect(),
-    relay: (env, { onError }) => createPgliteRelay({ pglite, store, transport: relayTransport, env, onError }),
+    relay: (env, { onError }) =>
+      createPgliteRelay({ pglite, store, transport: relayTransport, env, onError }),
     async close() {
       await store.close();
       await broker.close();
@@ -143,7 +144,8 @@ async function servers(nats: string, postgres: string): Promise<Backend> {
   const store = createPostgresEventStore({ connectionString: postgres, schema });
   const opened: Transport[] = [];
   try {
-    for (let i = 0; i < 3; i++) opened.push(await createNatsTransport({ servers: nats, name: `slotwise-demo-${i}` }));
+    for (let i = 0; i < 3; i++)
+      opened.push(await createNatsTransport({ servers: nats, name: `slotwise-demo-${i}` }));
   } catch (err) {
     await Promise.all(opened.map((t) => t.close()));
     await store.close();
@@ -158,7 +160,14 @@ async function servers(nats: string, postgres: string): Promise<Backend> {
     busTransport,
     rogueTransport,
     relay: (env, { onError }) =>
-      createPostgresRelay({ connectionString: postgres, schema, store, transport: relayTransport, env, onError }),
+      createPostgresRelay({
+        connectionString: postgres,
+        schema,
+        store,
+        transport: relayTransport,
+        env,
+        onError,
+      }),
     async close(env, keep) {
       try {
         if (!keep) {
@@ -217,7 +226,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_DEMO_TIMEOUT_MS;
   const progress = options.progress ?? (() => {});
   if (!Number.isInteger(bookings) || bookings < 1) {
-    throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `--bookings must be a positive integer, got ${bookings}`);
+    throw new SlotwiseError(
+      ErrorCode.INVALID_OPTIONS,
+      `--bookings must be a positive integer, got ${bookings}`,
+    );
   }
   if ((options.nats === undefined) !== (options.postgres === undefined)) {
     throw new SlotwiseError(
@@ -267,14 +279,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
         if (!handledAt.has(event.id)) handledAt.set(event.id, performance.now());
       },
     });
-    progress(`env ${env}: streams ${streamNameFor(env, DOMAIN)}, ${dlqStreamNameFor(env)}; durable ${SERVICE}-${HANDLER}`);
+    progress(
+      `env ${env}: streams ${streamNameFor(env, DOMAIN)}, ${dlqStreamNameFor(env)}; durable ${SERVICE}-${HANDLER}`,
+    );
     await bus.start();
     relay = backend.relay(env, { onError: (err) => relayErrors.push(err) });
     await relay.start();
 
     // The booking service: commands through the aggregate, saved through the repository.
     const repository = createBookingRepository({ store: backend.store });
-    const ids = Array.from({ length: bookings }, (_, i) => `bk-${String(i + 1).padStart(6, "0")}-${randomSuffix()}`);
+    const ids = Array.from(
+      { length: bookings },
+      (_, i) => `bk-${String(i + 1).padStart(6, "0")}-${randomSuffix()}`,
+    );
     let done = 0;
     let confirmed = 0;
     let cancelled = 0;
@@ -437,7 +454,9 @@ export function formatDemoReport(r: DemoReport): string {
     `  dead letters  ${r.deadLetters} of ${r.injectedBad} malformed messages injected (${codes || "none"})  ${check(r.deadLetters === r.injectedBad)}`,
     `  latency       commit → handled p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms`,
     `  took          ${(r.durationMs / 1000).toFixed(2)} s`,
-    r.ok ? "OK: every event appended was published and handled once; every bad message is a dead letter." : "FAILED: see the mismatches above.",
+    r.ok
+      ? "OK: every event appended was published and handled once; every bad message is a dead letter."
+      : "FAILED: see the mismatches above.",
   ].join("\n");
 }
 

@@ -104,13 +104,19 @@ describe("slotwise dlq (real NATS)", () => {
 
   it("shows one dead letter with its reason, headers and original bytes", async () => {
     const { cli } = await scenario();
-    const [first] = JSON.parse(await cli("list", "--json", "--code", "SCHEMA_VIOLATION")) as { seq: number }[];
+    const [first] = JSON.parse(await cli("list", "--json", "--code", "SCHEMA_VIOLATION")) as {
+      seq: number;
+    }[];
     const text = await cli("show", String(first?.seq));
     expect(text).toMatch(/code\s+SCHEMA_VIOLATION/);
     expect(text).toMatch(/attribute\s+data\.bookingId/);
     expect(text).toContain('"bookingId":9');
     const json = JSON.parse(await cli("show", String(first?.seq), "--json"));
-    expect(json).toMatchObject({ code: "SCHEMA_VIOLATION", consumer: "booking-service-projector", dataEncoding: "utf8" });
+    expect(json).toMatchObject({
+      code: "SCHEMA_VIOLATION",
+      consumer: "booking-service-projector",
+      dataEncoding: "utf8",
+    });
     expect(JSON.parse(json.data)).toMatchObject({ type: Created.type, data: { bookingId: 9 } });
     await expect(cli("show", "99999")).rejects.toMatchObject({ code: "NOT_FOUND" });
   });

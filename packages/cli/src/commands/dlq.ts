@@ -1,9 +1,9 @@
 import {
   createDeadLetterQueue,
+  DEFAULT_DLQ_LIST_LIMIT,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
-  DEFAULT_DLQ_LIST_LIMIT,
   ErrorCode,
   type ReplayResult,
   SlotwiseError,
@@ -130,11 +130,17 @@ export async function dlqList(dlq: DeadLetterQueue, flags: DlqListFlags = {}): P
   );
 }
 
-export async function dlqShow(dlq: DeadLetterQueue, seqText: string, flags: { json?: boolean } = {}): Promise<string> {
+export async function dlqShow(
+  dlq: DeadLetterQueue,
+  seqText: string,
+  flags: { json?: boolean } = {},
+): Promise<string> {
   const seq = positiveInt(seqText, "<seq>");
   const dl = await dlq.show(seq);
   if (dl === undefined) {
-    throw new SlotwiseError(ErrorCode.NOT_FOUND, `no dead letter ${seq} in ${dlq.stream}`, { details: { seq } });
+    throw new SlotwiseError(ErrorCode.NOT_FOUND, `no dead letter ${seq} in ${dlq.stream}`, {
+      details: { seq },
+    });
   }
   if (flags.json) return `${JSON.stringify(asJson(dl, true))}\n`;
   const body = payload(dl.data);
@@ -217,7 +223,9 @@ function addFilterOptions(cmd: Command): Command {
 }
 
 export function registerDlq(program: Command, deps: DlqCommandDeps = {}): void {
-  const connect = deps.connect ?? ((o: ConnectionOptions) => createNatsTransport({ servers: o.nats ?? "nats://127.0.0.1:4222" }));
+  const connect =
+    deps.connect ??
+    ((o: ConnectionOptions) => createNatsTransport({ servers: o.nats ?? "nats://127.0.0.1:4222" }));
   const write = deps.write ?? ((text: string) => void process.stdout.write(text));
   /** Runs `fn` on the env's DLQ and writes its output; the transport is closed after. */
   const withQueue = async (opts: ConnectionOptions, fn: (dlq: DeadLetterQueue) => Promise<string>) => {

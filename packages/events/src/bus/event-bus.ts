@@ -1,4 +1,5 @@
 import { runWithEventContext } from "../context/index.js";
+import { publishDeadLetter, type SweepOutcome, startDeadLetterSweeper } from "../dlq/index.js";
 import {
   CLOUDEVENTS_CONTENT_TYPE,
   type CloudEvent,
@@ -26,7 +27,6 @@ import type {
   Transport,
 } from "../transport/index.js";
 import { CONTENT_TYPE_HEADER, isRestartable } from "../transport/index.js";
-import { publishDeadLetter, type SweepOutcome, startDeadLetterSweeper } from "../dlq/index.js";
 import { createMemoryDedupeStore, type DedupeStore } from "./dedupe-store.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { compose, type MessageContext, type Middleware } from "./middleware.js";
@@ -477,7 +477,9 @@ class Bus implements EventBus {
       async (ctx, next) => {
         // validate: data against the registered schema and version
         ctx.event = this.#registry.validate(ctx.event);
-        if (ctx.message.subject !== subjectPrefix + ctx.event.type) throw subjectMismatch(ctx.message.subject, ctx.event);
+        if (ctx.message.subject !== subjectPrefix + ctx.event.type) {
+          throw subjectMismatch(ctx.message.subject, ctx.event);
+        }
         await next();
       },
       async (ctx, next) => {

@@ -29,9 +29,9 @@ export {
   type MaxDeliveriesAdvisory,
   maxDeliveriesError,
   parseMaxDeliveriesAdvisory,
-  startDeadLetterSweeper,
   SWEEPER_DURABLE_PREFIX,
   type SweepOutcome,
+  startDeadLetterSweeper,
   sweepAdvisory,
   sweeperDurableFor,
 } from "./sweeper.js";

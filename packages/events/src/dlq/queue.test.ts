@@ -108,7 +108,11 @@ describe("dead-letter queue", () => {
 
   it("replays a dead letter to its subject once: the second replay finds nothing and the effect happens once", async () => {
     const { transport, env, dlq, broken, effects } = await scenario();
-    await publishRaw(transport, env, Created.create({ source: "s", subject: "bk-2", data: { bookingId: "bk-2" } }));
+    await publishRaw(
+      transport,
+      env,
+      Created.create({ source: "s", subject: "bk-2", data: { bookingId: "bk-2" } }),
+    );
     const [dl] = await waitFor(async () => {
       const l = await dlq.list();
       return l.length === 1 ? l : undefined;
@@ -150,7 +154,11 @@ describe("dead-letter queue", () => {
 
   it("does not replay in a loop an event that fails again", async () => {
     const { transport, env, dlq } = await scenario();
-    await publishRaw(transport, env, Created.create({ source: "s", subject: "bk-2", data: { bookingId: "bk-2" } }));
+    await publishRaw(
+      transport,
+      env,
+      Created.create({ source: "s", subject: "bk-2", data: { bookingId: "bk-2" } }),
+    );
     await waitFor(async () => (await dlq.list()).length === 1);
     const results = await dlq.replayAll();
     expect(results).toHaveLength(1);

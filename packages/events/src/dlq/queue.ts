@@ -100,7 +100,12 @@ class Queue implements DeadLetterQueue {
   }
 
   /** Walks the stream by sequence (deleted sequences are holes), collecting matches until `limit`. */
-  async #scan(filter: DeadLetterFilter, limit: number, fromSeq: number, toSeq = Infinity): Promise<DeadLetter[]> {
+  async #scan(
+    filter: DeadLetterFilter,
+    limit: number,
+    fromSeq: number,
+    toSeq = Infinity,
+  ): Promise<DeadLetter[]> {
     const info = await this.#transport.streamInfo(this.stream);
     const out: DeadLetter[] = [];
     if (info === undefined || info.messages === 0) return out;

@@ -50,7 +50,10 @@ describe("dead-letter sweeper", () => {
 
   it("dead-letters the message an advisory names, with MAX_DELIVERIES and the original bytes", async () => {
     const { transport, outcomes, advise, advisory, dlq } = await setup();
-    const ack = await transport.publish({ subject: "dev.booking.appointment.created.v1", data: encoder.encode("{}") });
+    const ack = await transport.publish({
+      subject: "dev.booking.appointment.created.v1",
+      data: encoder.encode("{}"),
+    });
     advise(advisory(ack.seq));
     await waitFor(() => outcomes.length === 1);
     expect(outcomes[0]).toMatchObject({ kind: "dead-lettered", duplicate: false });
@@ -67,7 +70,10 @@ describe("dead-letter sweeper", () => {
 
   it("stores once a message the handler already dead-lettered on its last attempt", async () => {
     const { transport, outcomes, advise, advisory, dlq } = await setup();
-    const ack = await transport.publish({ subject: "dev.booking.appointment.created.v1", data: encoder.encode("{}") });
+    const ack = await transport.publish({
+      subject: "dev.booking.appointment.created.v1",
+      data: encoder.encode("{}"),
+    });
     await publishDeadLetter(transport, {
       subject: "dev.booking.appointment.created.v1",
       data: encoder.encode("{}"),

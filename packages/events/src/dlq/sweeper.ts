@@ -83,7 +83,13 @@ export function parseMaxDeliveriesAdvisory(data: Uint8Array): MaxDeliveriesAdvis
 
 /** What happened to one advisory. */
 export type SweepOutcome =
-  | { kind: "dead-lettered"; advisory: MaxDeliveriesAdvisory; subject: string; duplicate: boolean; error: SlotwiseError }
+  | {
+      kind: "dead-lettered";
+      advisory: MaxDeliveriesAdvisory;
+      subject: string;
+      duplicate: boolean;
+      error: SlotwiseError;
+    }
   /** The message is gone from its stream (deleted, aged out, or the stream was re-created since). */
   | { kind: "gone"; advisory: MaxDeliveriesAdvisory }
   | { kind: "invalid"; data: Uint8Array }
@@ -110,7 +116,13 @@ export function maxDeliveriesError(advisory: MaxDeliveriesAdvisory): SlotwiseErr
     ErrorCode.MAX_DELIVERIES,
     `consumer ${advisory.consumer} received the message ${advisory.deliveries} times and never settled it: ` +
       "the consumer died or stalled before the handler's last attempt (max-deliveries advisory)",
-    { details: { stream: advisory.stream, streamSequence: advisory.stream_seq, deliveries: advisory.deliveries } },
+    {
+      details: {
+        stream: advisory.stream,
+        streamSequence: advisory.stream_seq,
+        deliveries: advisory.deliveries,
+      },
+    },
   );
 }
 
@@ -192,9 +204,13 @@ export async function startDeadLetterSweeper(options: DeadLetterSweeperOptions):
         maxAckPending: 64,
       });
       subs.push(
-        await transport.consume({ stream: ADVISORY_STREAM, durable }, (msg) => sweepAdvisory(transport, msg, options), {
-          maxInFlight: 16,
-        }),
+        await transport.consume(
+          { stream: ADVISORY_STREAM, durable },
+          (msg) => sweepAdvisory(transport, msg, options),
+          {
+            maxInFlight: 16,
+          },
+        ),
       );
     }
   } catch (error) {

@@ -16,5 +16,7 @@ export interface CheckpointStore {
 
 /** True when `a` lies strictly after `b` in commit order. */
 export function isCheckpointAfter(a: Checkpoint, b: Checkpoint): boolean {
-  return a.transactionId > b.transactionId || (a.transactionId === b.transactionId && a.position > b.position);
+  return (
+    a.transactionId > b.transactionId || (a.transactionId === b.transactionId && a.position > b.position)
+  );
 }

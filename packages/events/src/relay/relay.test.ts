@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createMemoryEventStore } from "../store/memory/index.js";
-import { createMemoryTransport } from "../transport/memory/index.js";
 import { runRelayConformance } from "../testing/relay-conformance.js";
+import { createMemoryTransport } from "../transport/memory/index.js";
 import { LagWindow, percentile } from "./lag.js";
 import { createMemoryCheckpointStore, createMemoryLeaderLock, createMemoryLockTable } from "./memory.js";
 

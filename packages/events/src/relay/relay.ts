@@ -147,7 +147,8 @@ function parseRelayOptions(options: RelayOptions): Parsed {
     new SlotwiseError(ErrorCode.INVALID_OPTIONS, message, { details: { field, value } });
   if (!options.store) throw invalid("store", "a relay needs an event store", options.store);
   if (!options.transport) throw invalid("transport", "a relay needs a transport", options.transport);
-  if (!options.checkpoints) throw invalid("checkpoints", "a relay needs a checkpoint store", options.checkpoints);
+  if (!options.checkpoints)
+    throw invalid("checkpoints", "a relay needs a checkpoint store", options.checkpoints);
   assertEnvironment(options.env);
   const parsed: Parsed = {
     name: options.name ?? DEFAULT_RELAY_NAME,
@@ -161,7 +162,8 @@ function parseRelayOptions(options: RelayOptions): Parsed {
     maxRetryDelayMs: options.maxRetryDelayMs ?? DEFAULT_RELAY_MAX_RETRY_DELAY_MS,
     lagWindow: options.lagWindow ?? DEFAULT_RELAY_LAG_WINDOW,
   };
-  if (typeof parsed.name !== "string" || parsed.name === "") throw invalid("name", "name must be a non-empty string", parsed.name);
+  if (typeof parsed.name !== "string" || parsed.name === "")
+    throw invalid("name", "name must be a non-empty string", parsed.name);
   for (const field of ["batchSize", "maxInFlight", "lagWindow"] as const) {
     if (!Number.isInteger(parsed[field]) || parsed[field] < 1) {
       throw invalid(field, `${field} must be a positive integer`, parsed[field]);
@@ -265,7 +267,8 @@ class OutboxRelay implements Relay {
 
   async start(): Promise<void> {
     if (this.#state !== "new") {
-      if (this.#state === "stopped") throw new SlotwiseError(ErrorCode.CLOSED, `relay "${this.#o.name}" is stopped`);
+      if (this.#state === "stopped")
+        throw new SlotwiseError(ErrorCode.CLOSED, `relay "${this.#o.name}" is stopped`);
       return;
     }
     this.#state = "standby";
@@ -354,7 +357,10 @@ class OutboxRelay implements Relay {
         } catch {
           // the observer's failure is its own
         }
-        const delay = Math.min(this.#o.maxRetryDelayMs, this.#o.retryDelayMs * 2 ** Math.min(failures - 1, 30));
+        const delay = Math.min(
+          this.#o.maxRetryDelayMs,
+          this.#o.retryDelayMs * 2 ** Math.min(failures - 1, 30),
+        );
         await this.#sleep(delay, false);
       }
     }

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import { z } from "zod";
 import { createEventBus } from "../bus/index.js";
 import { ADVISORY_STREAM, createDeadLetterQueue, sweeperDurableFor } from "../dlq/index.js";
-import { createEventRegistry, defineEvent, encodeEvent } from "../envelope/index.js";
+import { createEventRegistry, defineEvent } from "../envelope/index.js";
 import type { TransportConformanceFactory } from "./transport-conformance.js";
 import { uniqueId, waitFor } from "./wait.js";
 
@@ -67,7 +67,12 @@ const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value
 
 export function badInputCases(): BadInputCase[] {
   const cases: BadInputCase[] = [
-    { name: "not JSON", kind: "not-json", bytes: encoder.encode("{nope: this is not JSON"), code: "NOT_JSON" },
+    {
+      name: "not JSON",
+      kind: "not-json",
+      bytes: encoder.encode("{nope: this is not JSON"),
+      code: "NOT_JSON",
+    },
     { name: "JSON that is not an object", kind: "not-object", bytes: json([1, 2, 3]), code: "NOT_AN_OBJECT" },
   ];
   for (const attribute of REQUIRED) {
@@ -133,7 +138,10 @@ export function badInputCases(): BadInputCase[] {
     ...encoder.encode(text.slice(at + 2)),
   ]);
   cases.push({ name: "invalid UTF-8", kind: "utf8", bytes, code: "INVALID_ENCODING" });
-  const deep = JSON.stringify({ ...wire("deep"), data: "@@" }).replace('"@@"', `${"[".repeat(10_000)}${"]".repeat(10_000)}`);
+  const deep = JSON.stringify({ ...wire("deep"), data: "@@" }).replace(
+    '"@@"',
+    `${"[".repeat(10_000)}${"]".repeat(10_000)}`,
+  );
   cases.push({ name: "10,000-deep nesting", kind: "depth", bytes: encoder.encode(deep), code: "TOO_DEEP" });
   return cases;
 }
@@ -185,7 +193,11 @@ export function runBadInputMatrix(name: string, factory: TransportConformanceFac
         );
       for (const c of cases) {
         await publishValid();
-        const ack = await transport.publish({ subject, data: c.bytes, msgId: `bad-${env}-${c.kind}-${c.name}` });
+        const ack = await transport.publish({
+          subject,
+          data: c.bytes,
+          msgId: `bad-${env}-${c.kind}-${c.name}`,
+        });
         expect(ack.duplicate).toBe(false);
         bySeq.set(ack.seq, c);
       }

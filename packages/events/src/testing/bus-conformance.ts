@@ -94,7 +94,9 @@ export function runBusConformance(name: string, factory: TransportConformanceFac
         for (const s of ["BOOKING", "DLQ"])
           await admin.deleteStream(`${env.toUpperCase()}_${s}`).catch(() => {});
         // The advisory stream is shared by every env; only this env's sweeper durable is ours.
-        await admin.deleteConsumer(ADVISORY_STREAM, sweeperDurableFor(`${env.toUpperCase()}_BOOKING`)).catch(() => {});
+        await admin
+          .deleteConsumer(ADVISORY_STREAM, sweeperDurableFor(`${env.toUpperCase()}_BOOKING`))
+          .catch(() => {});
         await admin.close();
       });
       return { env, transport, bus };

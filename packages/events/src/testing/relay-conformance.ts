@@ -95,7 +95,9 @@ export function runRelayConformance(
         const all: CloudEvent[] = [];
         const streamId = `${label}-${uniqueId(8)}`;
         for (let i = 0; i < count; i += perAppend) {
-          const events = Array.from({ length: Math.min(perAppend, count - i) }, (_, k) => item(streamId, i + k));
+          const events = Array.from({ length: Math.min(perAppend, count - i) }, (_, k) =>
+            item(streamId, i + k),
+          );
           await f.store.append(streamId, events);
           all.push(...events);
         }
@@ -104,7 +106,12 @@ export function runRelayConformance(
       /** Every message of the stream, decoded, in stream order. */
       const published = async () => {
         const info = await f.transport.streamInfo(stream);
-        const out: { id: string; subject: string; msgId: string | undefined; contentType: string | undefined }[] = [];
+        const out: {
+          id: string;
+          subject: string;
+          msgId: string | undefined;
+          contentType: string | undefined;
+        }[] = [];
         if (!info || info.messages === 0) return out;
         for (let seq = info.firstSeq; seq <= info.lastSeq; seq++) {
           const m = await f.transport.getMessage(stream, seq);
@@ -129,7 +136,9 @@ export function runRelayConformance(
       await r.start();
       const after = await w.append(10, 1, "b");
       const expected = [...before, ...after].map((e) => e.id);
-      await waitFor(async () => (await w.messageCount()) >= expected.length, { message: "all events in the stream" });
+      await waitFor(async () => (await w.messageCount()) >= expected.length, {
+        message: "all events in the stream",
+      });
       await waitFor(() => r.stats().batches > 0 && r.stats().published === expected.length);
       const msgs = await w.published();
       expect(msgs.map((m) => m.id)).toEqual(expected);
@@ -209,7 +218,11 @@ export function runRelayConformance(
       expect((errors[0] as { code?: string }).code).toBe(ErrorCode.PUBLISH_FAILED);
       expect(r.stats().batches).toBe(0);
       expect(await w.f.checkpoints.load("relay")).toBeUndefined();
-      await w.f.transport.ensureStream({ name: w.stream, subjects: [`${w.env}.${DOMAIN}.>`], storage: "memory" });
+      await w.f.transport.ensureStream({
+        name: w.stream,
+        subjects: [`${w.env}.${DOMAIN}.>`],
+        storage: "memory",
+      });
       await waitFor(async () => r.stats().batches > 0 && (await w.messageCount()) === events.length);
       expect((await w.published()).map((m) => m.id)).toEqual(events.map((e) => e.id));
     });
@@ -305,7 +318,9 @@ export function runRelayConformance(
 
     it("refuses contradicting options", async () => {
       const w = await world();
-      expect(() => w.relay({ batchSize: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTIONS }));
+      expect(() => w.relay({ batchSize: 0 })).toThrow(
+        expect.objectContaining({ code: ErrorCode.INVALID_OPTIONS }),
+      );
       expect(() => w.relay({ publishTimeoutMs: 5_000, publishDeadlineMs: 1_000 })).toThrow(
         expect.objectContaining({ code: ErrorCode.INVALID_OPTIONS }),
       );

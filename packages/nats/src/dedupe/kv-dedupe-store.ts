@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type DedupeStore, ErrorCode, SlotwiseError } from "@slotwise/events";
@@ -118,7 +118,8 @@ export async function createKvDedupeStore(options: KvDedupeStoreOptions): Promis
   const { connection } = options;
   let kv: KV;
   try {
-    kv = await new Kvm(connection).create(o.bucket, {
+    // A JetStream client of our own: the KV's reads and writes take its timeout (not the KV option's).
+    kv = await new Kvm(jetstream(connection, { timeout: o.timeoutMs })).create(o.bucket, {
       ttl: o.ttlMs,
       history: 1,
       replicas: o.replicas,

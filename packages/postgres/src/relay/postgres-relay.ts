@@ -25,7 +25,9 @@ export interface PostgresCheckpointStoreOptions {
 }
 
 /** Relay checkpoints on node-postgres. */
-export function createPostgresCheckpointStore(options: PostgresCheckpointStoreOptions): ClosableCheckpointStore {
+export function createPostgresCheckpointStore(
+  options: PostgresCheckpointStoreOptions,
+): ClosableCheckpointStore {
   return createSqlCheckpointStore({
     client: createPgClient({ ...options, poolSize: options.poolSize ?? 2 }),
     schema: options.schema ?? DEFAULT_SCHEMA,
@@ -33,7 +35,10 @@ export function createPostgresCheckpointStore(options: PostgresCheckpointStoreOp
 }
 
 /** Relay checkpoints on PGlite; pass the event store's database. */
-export function createPgliteCheckpointStore(options: { pglite: PGlite; schema?: string }): ClosableCheckpointStore {
+export function createPgliteCheckpointStore(options: {
+  pglite: PGlite;
+  schema?: string;
+}): ClosableCheckpointStore {
   return createSqlCheckpointStore({
     client: createPgliteSqlClient({ db: options.pglite, ownsDb: false }),
     schema: options.schema ?? DEFAULT_SCHEMA,
@@ -91,7 +96,11 @@ export function createPostgresRelay(options: PostgresRelayOptions): Relay {
   let lock: LeaderLock | undefined;
   try {
     lock = leaderLock
-      ? createPostgresLeaderLock({ ...connection, schema, ...(options.onError ? { onError: options.onError } : {}) })
+      ? createPostgresLeaderLock({
+          ...connection,
+          schema,
+          ...(options.onError ? { onError: options.onError } : {}),
+        })
       : undefined;
     const relay = createRelay({ ...relayOptions, checkpoints, ...(lock ? { lock } : {}) });
     return withCleanup(relay, () => checkpoints.close());

@@ -190,7 +190,10 @@ describe("relay on PostgreSQL + NATS, in processes of its own", () => {
     expect(restarted.last().duplicates).toBe(100);
     expect(await w.ids()).toEqual(appended);
     const last = log.events[499];
-    expect(await checkpoints.load("relay")).toEqual({ transactionId: last?.transactionId, position: last?.position });
+    expect(await checkpoints.load("relay")).toEqual({
+      transactionId: last?.transactionId,
+      position: last?.position,
+    });
     await checkpoints.close();
   });
 
@@ -205,9 +208,13 @@ describe("relay on PostgreSQL + NATS, in processes of its own", () => {
     const checkpoints = createPostgresCheckpointStore({ pool, schema: w.schema });
     onTestFinished(() => checkpoints.close());
     const head = (await w.store.readAll()).checkpoint;
-    await waitFor(async () => active.last().published === 50 && (await checkpoints.load("relay"))?.position === head.position, {
-      message: "the child relay published and recorded the first events",
-    });
+    await waitFor(
+      async () =>
+        active.last().published === 50 && (await checkpoints.load("relay"))?.position === head.position,
+      {
+        message: "the child relay published and recorded the first events",
+      },
+    );
     expect(standby.stats().state).toBe("standby");
     expect(standby.stats().published).toBe(0);
 
