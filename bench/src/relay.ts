@@ -139,6 +139,11 @@ export async function runRelayBench(options: RelayBenchOptions = {}): Promise<Re
     const runOurs = async (round: number): Promise<number> => {
       await freshStream(oursEnv);
       const started = performance.now();
+      let acked = 0;
+      let allAcked: () => void = () => {};
+      const done = new Promise<void>((resolve) => {
+        allAcked = resolve;
+      });
       const relay = createPostgresRelay({
         connectionString,
         schema,
@@ -146,9 +151,12 @@ export async function runRelayBench(options: RelayBenchOptions = {}): Promise<Re
         transport,
         env: oursEnv,
         name: `bench-${round}`,
+        onEventPublished: () => {
+          if (++acked === total) allAcked();
+        },
       });
       await relay.start();
-      while (relay.stats().published < total) await sleep(1);
+      await done;
       const ms = performance.now() - started;
       await relay.stop();
       return ms;

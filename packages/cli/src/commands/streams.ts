@@ -1,4 +1,4 @@
-import { provisionStreams, streamsForEnvironments } from "@slotwise/events";
+import { advisoryStreamConfig, provisionStreams, streamsForEnvironments } from "@slotwise/events";
 import { createNatsTransport } from "@slotwise/nats";
 import { type Command, Option } from "commander";
 import { addConnectionOptions, type ConnectionOptions } from "../connection.js";
@@ -15,7 +15,7 @@ export function registerStreams(program: Command): void {
   addConnectionOptions(
     streams
       .command("apply")
-      .description("create or update the streams {ENV}_{DOMAIN} and {ENV}_DLQ")
+      .description("create or update the streams {ENV}_{DOMAIN}, {ENV}_DLQ and SLOTWISE_ADVISORIES")
       .option("--domains <list>", "comma-separated domains", "auth,business,booking,payment,notification")
       .option("--replicas <n>", "replicas per stream (3 on a cluster)", "1")
       .option("--duplicate-window <ms>", "JetStream duplicate window in milliseconds", "120000")
@@ -32,6 +32,8 @@ export function registerStreams(program: Command): void {
         replicas: Number(opts.replicas),
         duplicateWindowMs: Number(opts.duplicateWindow),
       });
+      // The max-deliveries advisories, shared by every environment: the dead-letter sweeper reads them.
+      configs.push(advisoryStreamConfig({ replicas: Number(opts.replicas) }));
       const applied = await provisionStreams(transport, configs);
       if (opts.json) process.stdout.write(`${JSON.stringify(applied)}\n`);
       else

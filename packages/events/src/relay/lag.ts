@@ -16,12 +16,16 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? 0;
 }
 
-/** A ring of the last `size` samples; summarizing sorts a copy, so recording stays O(1). */
+/**
+ * A ring of the last `size` samples; summarizing sorts a copy, so recording stays O(1). The summary is
+ * kept until the next sample, so polling it is cheap.
+ */
 export class LagWindow {
   readonly #samples: Float64Array;
   #next = 0;
   #count = 0;
   #last = 0;
+  #summary: LagSummary | undefined;
 
   constructor(size: number) {
     this.#samples = new Float64Array(size);
@@ -32,16 +36,19 @@ export class LagWindow {
     this.#next = (this.#next + 1) % this.#samples.length;
     if (this.#count < this.#samples.length) this.#count++;
     this.#last = ms;
+    this.#summary = undefined;
   }
 
   summary(): LagSummary {
+    if (this.#summary) return { ...this.#summary };
     const sorted = this.#samples.slice(0, this.#count).sort();
-    return {
+    this.#summary = {
       count: this.#count,
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
       maxMs: this.#count === 0 ? 0 : (sorted[this.#count - 1] ?? 0),
       lastMs: this.#last,
     };
+    return { ...this.#summary };
   }
 }

@@ -144,7 +144,10 @@ describe("a consumer killed mid-batch (SIGKILL) in a process of its own", () => 
       `SELECT count(*)::int AS n FROM ${schema}.processed_events WHERE consumer = 'crash-writer'`,
     );
     expect(processed.rows[0].n).toBe(EVENTS);
-    // The second process handled exactly what the first had not committed.
-    expect(second.last()?.handled).toBe(EVENTS - atKill);
+    // The second process wrote what the first had not committed (a COMMIT already on its way when the
+    // first died may still land after the count above, so at most that many).
+    const resumed = second.last()?.handled ?? 0;
+    expect(resumed).toBeGreaterThan(0);
+    expect(resumed).toBeLessThanOrEqual(EVENTS - atKill);
   });
 });
