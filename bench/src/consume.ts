@@ -4,15 +4,20 @@
  * full consumer chain (`createEventBus`: decode, validate, dedupe in memory, a no-op handler, ack), each
  * round on a fresh durable with the same config (ack wait, max deliver, `max_ack_pending`, pull batch).
  *
- * A warm-up run of each side comes first; then rounds alternate which side goes first, and the medians
- * are reported. Then the memory check: one bus consumer handles 1,000,000 events (the stored 100,000 plus
- * nine more passes of them re-published under new event ids), and its resident memory is sampled after
- * 100,000 and after 1,000,000 handled, each after a full GC when `--expose-gc` is on.
+ * Each run is timed from its first message to its last (handled and acked), so start-up (consumer
+ * lookup, the bus's dead-letter sweeper and watchdog) counts for neither side. A warm-up run of each side
+ * comes first; then rounds alternate which side goes first, and the medians are reported.
+ *
+ * Then the memory check: one bus consumer, in a process of its own (`consume-child.ts`), handles
+ * 1,000,000 events (the stored 100,000, then nine passes of them re-published under new event ids), and
+ * its resident memory is sampled after 100,000 and after 1,000,000 handled, each after a full GC.
  *
  * Environment overrides: NATS_URL, CONSUME_EVENTS, CONSUME_ROUNDS, CONSUME_MAX_IN_FLIGHT,
  * CONSUME_MEMORY_EVENTS (0 skips the memory check).
  */
+import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -35,7 +40,7 @@ import { z } from "zod";
 import { log, median, rate } from "./report.js";
 
 export const DEFAULT_CONSUME_EVENTS = 100_000;
-export const DEFAULT_CONSUME_ROUNDS = 3;
+export const DEFAULT_CONSUME_ROUNDS = 5;
 /** Events handled by the memory-check consumer; RSS is compared between `events` and this. */
 export const DEFAULT_MEMORY_EVENTS = 1_000_000;
 /** Resident memory may grow this much between the two samples. */
@@ -49,7 +54,7 @@ export interface ConsumeBenchOptions {
   servers?: string;
   /** Events in the stream, consumed per run. @default 100000 */
   events?: number;
-  /** Alternating rounds after the warm-up; the median is reported. @default 3 */
+  /** Alternating rounds after the warm-up; the median is reported. @default 5 */
   rounds?: number;
   /** `max_ack_pending` of every durable and the pull batch of both sides. @default 256 (the bus's default) */
   maxInFlight?: number;
@@ -223,18 +228,22 @@ async function runRaw(js: JetStreamClient, durable: string, n: number, batch: nu
   const finished = new Promise<void>((resolve) => {
     done = resolve;
   });
-  const started = performance.now();
+  let first = 0;
+  let last = 0;
   const messages = await consumer.consume({
     max_messages: batch,
     callback: (m) => {
       m.ack();
-      if (++count === n) done();
+      if (++count === 1) first = performance.now();
+      else if (count === n) {
+        last = performance.now();
+        done();
+      }
     },
   });
   await finished;
-  const eps = rate(n, performance.now() - started);
   await messages.close();
-  return eps;
+  return rate(n - 1, last - first);
 }
 
 function registry() {
@@ -244,6 +253,7 @@ function registry() {
 /** Our bus with one no-op handler on `durable`; `onHandled` sees the running count. */
 async function startBus(
   servers: string,
+  env: string,
   handlerName: string,
   maxInFlight: number,
   onHandled: (count: number) => void,
@@ -252,7 +262,7 @@ async function startBus(
   const bus = createEventBus({
     transport,
     service: SERVICE,
-    env: ENV,
+    env,
     registry: registry(),
     provision: false,
   });
@@ -279,15 +289,19 @@ async function runOurs(
   const finished = new Promise<void>((resolve) => {
     done = resolve;
   });
-  const bus = await startBus(servers, handlerName, maxInFlight, (count) => {
-    if (count === n) done();
+  let first = 0;
+  let last = 0;
+  const bus = await startBus(servers, ENV, handlerName, maxInFlight, (count) => {
+    if (count === 1) first = performance.now();
+    else if (count === n) {
+      last = performance.now();
+      done();
+    }
   });
-  const started = performance.now();
   await bus.start();
   await finished;
-  const eps = rate(n, performance.now() - started);
   await bus.close();
-  return eps;
+  return rate(n - 1, last - first);
 }
 
 function gcFunction(): (() => void) | undefined {
@@ -305,7 +319,12 @@ function gcFunction(): (() => void) | undefined {
 
 const MiB = (bytes: number) => Number((bytes / 1024 / 1024).toFixed(1));
 
-async function sample(gc: (() => void) | undefined): Promise<{ rss: number; heapUsed: number }> {
+interface Sample {
+  rss: number;
+  heapUsed: number;
+}
+
+async function sample(gc: (() => void) | undefined): Promise<Sample> {
   // Let acks flush and finished promises settle, then collect twice (the second pass frees what the
   // first one's finalizers released).
   await new Promise((r) => setTimeout(r, 200));
@@ -316,9 +335,57 @@ async function sample(gc: (() => void) | undefined): Promise<{ rss: number; heap
   return { rss: m.rss, heapUsed: m.heapUsed };
 }
 
+/** What the bench tells the memory-check consumer process (its one argument, as JSON). */
+export interface MemoryConsumerConfig {
+  servers: string;
+  env: string;
+  handler: string;
+  maxInFlight: number;
+  /** Events per pass: the consumer reports each multiple of it. */
+  pass: number;
+  /** Handled counts after which it samples its memory (after a full GC). */
+  sampleAt: number[];
+}
+
+/** Consumer → bench, over the IPC channel. */
+export type MemoryConsumerReport =
+  | { kind: "handled"; count: number; rss: number; heapUsed: number }
+  | { kind: "sample"; count: number; rss: number; heapUsed: number; gc: boolean };
+
 /**
- * One bus consumer handles `total` events: the `w` already stored, then passes of the same events under
- * new ids, each published once the previous pass is handled. Samples after `w` and after `total`.
+ * The memory-check consumer, run in a process of its own (`consume-child.ts`), so that what it reports
+ * is the resident memory of a consumer and of nothing else (the bench's publisher, workload, and the
+ * throughput runs before stay in the parent). Ends when the parent disconnects.
+ */
+export async function runMemoryConsumer(config: MemoryConsumerConfig): Promise<void> {
+  const send = (report: MemoryConsumerReport) => process.send?.(report);
+  const gc = gcFunction();
+  const samples = new Set(config.sampleAt);
+  let pending = Promise.resolve();
+  const bus = await startBus(config.servers, config.env, config.handler, config.maxInFlight, (count) => {
+    if (count % config.pass !== 0 && !samples.has(count)) return;
+    // Reported after the handler returned and the message was acked; samples wait for the consumer
+    // to be idle (the parent publishes the next pass only after hearing of this one).
+    pending = pending.then(async () => {
+      if (samples.has(count)) {
+        const s = await sample(gc);
+        send({ kind: "sample", count, rss: s.rss, heapUsed: s.heapUsed, gc: gc !== undefined });
+      }
+      if (count % config.pass === 0) {
+        const m = process.memoryUsage();
+        send({ kind: "handled", count, rss: m.rss, heapUsed: m.heapUsed });
+      }
+    });
+  });
+  await bus.start();
+  await new Promise<void>((resolve) => process.once("disconnect", resolve));
+  await bus.close();
+}
+
+/**
+ * One bus consumer, in a child process, handles `total` events: the `w` already stored, then passes of
+ * the same events under new ids, each published once the previous pass is handled. Its resident memory
+ * is sampled after `w.bytes.length` and after `total` handled.
  */
 async function memoryCheck(
   servers: string,
@@ -331,58 +398,101 @@ async function memoryCheck(
   const n = w.bytes.length;
   const passes = Math.ceil(total / n);
   if (passes > 255) throw new Error(`memory check: at most 255 passes of ${n} events`);
-  const gc = gcFunction();
-  if (gc === undefined) log("consume: memory: no gc() available, sampling without a full GC");
-  const durable = "memory";
-  await freshDurable(admin, `${SERVICE}-${durable}`, maxInFlight);
-
-  let handled = 0;
-  let target = n;
-  let reached: () => void = () => undefined;
-  const bus = await startBus(servers, durable, maxInFlight, (count) => {
-    handled = count;
-    if (count === target) reached();
-  });
-  const until = (count: number) =>
-    new Promise<void>((resolve) => {
-      target = count;
-      reached = resolve;
-      if (handled >= count) resolve();
-    });
+  const handler = "memory";
+  await freshDurable(admin, `${SERVICE}-${handler}`, maxInFlight);
+  const config: MemoryConsumerConfig = {
+    servers,
+    env: ENV,
+    handler,
+    maxInFlight,
+    pass: n,
+    sampleAt: [n, passes * n],
+  };
+  const child = fork(
+    fileURLToPath(new URL("./consume-child.js", import.meta.url)),
+    [JSON.stringify(config)],
+    {
+      execArgv: ["--expose-gc"],
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    },
+  );
   const started = performance.now();
   try {
-    const first = until(n);
-    await bus.start();
-    await first;
-    const at100k = await sample(gc);
-    log(`consume: memory: ${handled} handled, rss ${MiB(at100k.rss)} MiB, heap ${MiB(at100k.heapUsed)} MiB`);
-    for (let pass = 1; pass < passes; pass++) {
-      reId(w, pass);
-      const next = until(Math.min((pass + 1) * n, passes * n));
-      await publishAll(js, w);
-      await next;
-      const s = process.memoryUsage();
-      log(`consume: memory: ${handled} handled, rss ${MiB(s.rss)} MiB, heap ${MiB(s.heapUsed)} MiB (no gc)`);
+    const samples = new Map<number, MemoryConsumerReport & { kind: "sample" }>();
+    // Reports arrive in order; each waiter takes the next one of its kind and count.
+    const waiting = new Map<string, (r: MemoryConsumerReport) => void>();
+    const arrived = new Map<string, MemoryConsumerReport>();
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code, signal) =>
+        reject(new Error(`memory consumer exited early (code ${code}, signal ${signal})`)),
+      ),
+    );
+    exited.catch(() => undefined); // observed through the races below; the normal exit at the end is fine
+    child.on("message", (r: MemoryConsumerReport) => {
+      const key = `${r.kind}:${r.count}`;
+      const w = waiting.get(key);
+      if (w) {
+        waiting.delete(key);
+        w(r);
+      } else arrived.set(key, r);
+    });
+    const report = (kind: MemoryConsumerReport["kind"], count: number): Promise<MemoryConsumerReport> => {
+      const key = `${kind}:${count}`;
+      const r = arrived.get(key);
+      if (r) return Promise.resolve(r);
+      return Promise.race([
+        new Promise<MemoryConsumerReport>((resolve) => waiting.set(key, resolve)),
+        exited,
+      ]);
+    };
+    for (let pass = 0; pass < passes; pass++) {
+      if (pass > 0) {
+        reId(w, pass);
+        await publishAll(js, w);
+      }
+      const count = (pass + 1) * n;
+      if (config.sampleAt.includes(count)) {
+        const s = (await report("sample", count)) as MemoryConsumerReport & { kind: "sample" };
+        samples.set(count, s);
+        log(
+          `consume: memory: ${count} handled, rss ${MiB(s.rss)} MiB, heap ${MiB(s.heapUsed)} MiB (after gc)`,
+        );
+      }
+      const h = await report("handled", count);
+      log(`consume: memory: ${count} handled, rss ${MiB(h.rss)} MiB, heap ${MiB(h.heapUsed)} MiB`);
     }
-    const at1M = await sample(gc);
-    const growth = (at1M.rss - at100k.rss) / at100k.rss;
+    const first = samples.get(n)!;
+    const last = samples.get(passes * n)!;
+    const growth = (last.rss - first.rss) / first.rss;
     log(
-      `consume: memory: ${handled} handled in ${Math.round((performance.now() - started) / 1000)} s, ` +
-        `rss ${MiB(at1M.rss)} MiB, heap ${MiB(at1M.heapUsed)} MiB, growth ${(growth * 100).toFixed(1)}%`,
+      `consume: memory: ${passes * n} handled in ${Math.round((performance.now() - started) / 1000)} s, ` +
+        `rss ${MiB(first.rss)} → ${MiB(last.rss)} MiB, growth ${(growth * 100).toFixed(1)}%`,
     );
     return {
       unit: "MiB",
-      gc: gc !== undefined,
-      rssAt100k: MiB(at100k.rss),
-      rssAt1M: MiB(at1M.rss),
+      gc: first.gc && last.gc,
+      rssAt100k: MiB(first.rss),
+      rssAt1M: MiB(last.rss),
       rssGrowth: Number(growth.toFixed(3)),
-      heapUsedAt100k: MiB(at100k.heapUsed),
-      heapUsedAt1M: MiB(at1M.heapUsed),
+      heapUsedAt100k: MiB(first.heapUsed),
+      heapUsedAt1M: MiB(last.heapUsed),
       flat: growth <= RSS_GROWTH_LIMIT,
-      handled,
+      handled: passes * n,
     };
   } finally {
-    await bus.close();
+    if (child.connected) child.disconnect();
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill();
+          resolve();
+        }, 10_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
   }
 }
 

@@ -72,15 +72,14 @@ export function createPool(max: number, connectionString = databaseUrl()): pg.Po
 }
 
 /**
- * A raw table shaped exactly like the store's `events` table (the store's own first migration, run on
- * another schema), so the baseline writes and reads the same rows through plain SQL.
+ * A raw table shaped exactly like the store's `events` table (the store's own migrations, run on another
+ * schema), so the baseline writes and reads the same rows through plain SQL.
  */
 export async function createRawSchema(pool: pg.Pool, schema: string): Promise<void> {
   const s = `"${schema}"`;
-  const first = MIGRATIONS[0];
-  if (!first) throw new Error("the store has no migrations");
+  if (MIGRATIONS.length === 0) throw new Error("the store has no migrations");
   await pool.query(`CREATE SCHEMA ${s}`);
-  await pool.query(first.sql(s));
+  for (const m of MIGRATIONS) await pool.query(m.sql(s));
 }
 
 export async function dropSchema(pool: pg.Pool, schema: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { runWithEventContext } from "../context/index.js";
+import { type EventContext, runWithEventContext } from "../context/index.js";
 import { publishDeadLetter, type SweepOutcome, startDeadLetterSweeper } from "../dlq/index.js";
 import {
   CLOUDEVENTS_CONTENT_TYPE,
@@ -21,6 +21,7 @@ import { type Logger, NOOP_LOGGER } from "../observability/index.js";
 import type {
   CoreMessage,
   DeliverPolicy,
+  MessageHandler,
   PublishAck,
   ReceivedMessage,
   Subscription,
@@ -28,7 +29,7 @@ import type {
 } from "../transport/index.js";
 import { CONTENT_TYPE_HEADER, isRestartable } from "../transport/index.js";
 import { createMemoryDedupeStore, type DedupeStore } from "./dedupe-store.js";
-import { KeyedQueue } from "./keyed-queue.js";
+import { isPromiseLike, KeyedQueue } from "./keyed-queue.js";
 import { compose, type MessageContext, type Middleware } from "./middleware.js";
 import { createPublisher, type OutboundStep, type Publisher } from "./publisher.js";
 import { backoffDelay, parseRetryPolicy, type RetryPolicy } from "./retry.js";
@@ -467,43 +468,69 @@ class Bus implements EventBus {
     });
   }
 
-  #makeDelivery(h: Registered): (msg: ReceivedMessage) => Promise<void> {
+  /**
+   * The consumer chain of one handler: subject filter, decode, then per CloudEvents subject in order:
+   * validate, dedupe, the user's middleware, the handler (in its event context), remember, ack.
+   *
+   * This runs per delivered message, so it is written to stay synchronous while every step is: no
+   * promise, closure or context object is made unless a step returns a promise (then the rest of the
+   * chain continues on it). Observable behaviour is the middleware chain's: the same steps in the same
+   * order, the same errors to `fail`, the same observer calls and ack.
+   */
+  #makeDelivery(h: Registered): MessageHandler {
     const queue = new KeyedQueue();
     const dedupe = h.options.dedupe ?? true;
     const consumer = h.consumer;
     const handlerName = h.options.name;
+    const handler = h.options.handler;
+    const registry = this.#registry;
+    const store = this.#dedupe;
+    const observer = this.#observer;
+    const decodeOptions = this.#decode;
     const subjectPrefix = `${this.env}.`;
-    const standard: Middleware[] = [
-      async (ctx, next) => {
-        // validate: data against the registered schema and version
-        ctx.event = this.#registry.validate(ctx.event);
-        if (ctx.message.subject !== subjectPrefix + ctx.event.type) {
-          throw subjectMismatch(ctx.message.subject, ctx.event);
-        }
-        await next();
-      },
-      async (ctx, next) => {
-        if (dedupe && (await this.#dedupe.seen(consumer, ctx.event.id))) {
-          ctx.skipped = "duplicate";
-          return;
-        }
-        await next();
-        if (dedupe) await this.#dedupe.remember(consumer, ctx.event.id);
-      },
-    ];
-    const chain = compose([...standard, ...this.#middleware], (ctx) =>
-      runWithEventContext(contextOf(ctx.event), async () => {
-        await h.options.handler(ctx.event, {
-          attempt: ctx.message.deliveryCount,
-          handler: handlerName,
-          consumer,
-          message: ctx.message,
-          markDuplicate() {
-            ctx.skipped = "duplicate";
-          },
-        });
-      }),
-    );
+    /** The subjects this handler takes: `{env}.{type}` of each of its types. */
+    const accepted = new Set([...h.types].map((t) => subjectPrefix + t));
+
+    const callHandler = (d: Delivery): void | Promise<void> =>
+      runWithEventContext(contextOf(d.event), () => handler(d.event, d));
+    const middleware = this.#middleware;
+    // The user's middleware, composed once around the handler; without any, the handler is called directly.
+    const inner: (d: Delivery) => void | Promise<void> =
+      middleware.length === 0
+        ? callHandler
+        : compose(middleware, async (ctx) => {
+            await callHandler(ctx as Delivery);
+          });
+
+    const remember = (d: Delivery): void | Promise<void> => store.remember(consumer, d.event.id);
+    const innerThenRemember = (d: Delivery): void | Promise<void> => {
+      const r = inner(d);
+      if (isPromiseLike(r)) return r.then(() => remember(d));
+      return remember(d);
+    };
+    const afterSeen = (d: Delivery, seen: boolean): void | Promise<void> => {
+      if (seen) {
+        d.skipped = "duplicate";
+        return;
+      }
+      return innerThenRemember(d);
+    };
+
+    /** validate → dedupe → middleware → handler → remember; throws or rejects to fail the delivery. */
+    const chain = (d: Delivery): void | Promise<void> => {
+      // validate: data against the registered schema and version
+      d.event = registry.validate(d.event);
+      // The message's subject is `{env}.{accepted type}`, so it names the event's type iff it ends with it.
+      const subject = d.message.subject;
+      const type = d.event.type;
+      if (subject.length !== subjectPrefix.length + type.length || !subject.endsWith(type)) {
+        throw subjectMismatch(subject, d.event);
+      }
+      if (!dedupe) return inner(d);
+      const seen = store.seen(consumer, d.event.id);
+      if (isPromiseLike(seen)) return seen.then((s) => afterSeen(d, s));
+      return afterSeen(d, seen);
+    };
 
     const info = (msg: ReceivedMessage, event?: CloudEvent): DeliveryInfo => ({
       handler: handlerName,
@@ -543,36 +570,49 @@ class Bus implements EventBus {
       msg.ack();
     };
 
+    const finish = (d: Delivery): void => {
+      if (d.skipped) observer.skipped?.({ ...info(d.message, d.event), reason: d.skipped });
+      else observer.handled?.({ ...info(d.message, d.event), durationMs: performance.now() - d.started });
+      d.message.ack();
+    };
+    const failed = (d: Delivery, error: unknown): Promise<void> => fail(d.message, error, d.event);
+
+    /** One delivery, its turn in its subject's queue come. */
+    const run = (d: Delivery): void | Promise<void> => {
+      if (observer.handled) d.started = performance.now();
+      let r: void | Promise<void>;
+      try {
+        r = chain(d);
+      } catch (error) {
+        return failed(d, error);
+      }
+      if (isPromiseLike(r)) {
+        return r.then(
+          () => finish(d),
+          (error: unknown) => failed(d, error),
+        );
+      }
+      finish(d);
+    };
+
     const watch = h.watchdog;
-    return (msg: ReceivedMessage): Promise<void> => {
+    return (msg: ReceivedMessage): void | Promise<void> => {
       watch?.delivered();
       // Filtered on the subject, as the server filters, before decoding: a domain-wide filter delivers types
       // this handler does not take (NATS 2.9: one filter subject). An envelope whose type differs from its
       // subject's is this handler's to refuse (unknown type, mismatch), never silently acked.
-      if (!h.types.has(msg.subject.slice(subjectPrefix.length))) {
+      if (!accepted.has(msg.subject)) {
         this.#observer.skipped?.({ ...info(msg), reason: "filtered" });
         msg.ack();
-        return Promise.resolve();
+        return;
       }
       let event: CloudEvent;
       try {
-        event = decodeEvent(msg.data, this.#decode);
+        event = decodeEvent(msg.data, decodeOptions);
       } catch (error) {
         return fail(msg, error);
       }
-      return queue.run(event.subject, async () => {
-        const ctx: MessageContext = { message: msg, handler: handlerName, consumer, event };
-        const started = performance.now();
-        try {
-          await chain(ctx);
-        } catch (error) {
-          await fail(msg, error, ctx.event);
-          return;
-        }
-        if (ctx.skipped) this.#observer.skipped?.({ ...info(msg, ctx.event), reason: ctx.skipped });
-        else this.#observer.handled?.({ ...info(msg, ctx.event), durationMs: performance.now() - started });
-        msg.ack();
-      });
+      return queue.enqueue(event.subject, run, new Delivery(msg, handlerName, consumer, event));
     };
   }
 
@@ -603,13 +643,45 @@ function subjectMismatch(subject: string, event: CloudEvent): SlotwiseError {
   );
 }
 
-function contextOf(event: CloudEvent) {
-  return {
+function contextOf(event: CloudEvent): EventContext {
+  // Built field by field (no spread): one per delivered message.
+  const ctx: { -readonly [K in keyof EventContext]: EventContext[K] } = {
     eventId: event.id,
     correlationId: event.correlationid,
     type: event.type,
-    ...(event.traceparent ? { traceparent: event.traceparent } : {}),
   };
+  if (event.traceparent) ctx.traceparent = event.traceparent;
+  return ctx;
+}
+
+/**
+ * One delivery on its way through the chain: the middleware's `MessageContext` and, the same object, the
+ * handler's `HandlerContext` (one allocation per message, not two).
+ */
+class Delivery implements MessageContext, HandlerContext {
+  readonly message: ReceivedMessage;
+  readonly handler: string;
+  readonly consumer: string;
+  event: CloudEvent;
+  skipped: "duplicate" | "filtered" | undefined = undefined;
+  /** `performance.now()` when the chain began; read only when an observer wants `durationMs`. */
+  started = 0;
+
+  constructor(message: ReceivedMessage, handler: string, consumer: string, event: CloudEvent) {
+    this.message = message;
+    this.handler = handler;
+    this.consumer = consumer;
+    this.event = event;
+  }
+
+  /** Read when asked: the NATS transport parses a message's delivery metadata lazily. */
+  get attempt(): number {
+    return this.message.deliveryCount;
+  }
+
+  markDuplicate(): void {
+    this.skipped = "duplicate";
+  }
 }
 
 function coreAsReceived(msg: CoreMessage): ReceivedMessage {

@@ -340,8 +340,11 @@ export class ConsumeLoop implements NatsSubscription {
         this.#dispatch(m);
       }
       if (this.#head === this.#buffer.length) {
-        this.#buffer = [];
-        this.#head = 0;
+        // Emptied: start over (only when something was taken, as this runs once per settled message).
+        if (this.#head > 0) {
+          this.#buffer = [];
+          this.#head = 0;
+        }
       } else if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
         this.#buffer = this.#buffer.slice(this.#head);
         this.#head = 0;

@@ -56,11 +56,24 @@ export class NatsReceivedMessage implements ReceivedMessage {
     return this.#m.info.pending;
   }
 
+  // Each settle is written out (no shared helper taking a closure): `ack` runs once per message.
   ack(): void {
-    this.#settle(() => this.#m.ack());
+    if (!this.#begin()) return;
+    try {
+      this.#m.ack();
+    } catch {
+      // the connection closed meanwhile: redelivered after the ack wait
+    }
+    this.#owner.settled();
   }
   nak(delayMs?: number): void {
-    this.#settle(() => this.#m.nak(delayMs !== undefined && delayMs > 0 ? delayMs : undefined));
+    if (!this.#begin()) return;
+    try {
+      this.#m.nak(delayMs !== undefined && delayMs > 0 ? delayMs : undefined);
+    } catch {
+      // the connection closed meanwhile: redelivered after the ack wait
+    }
+    this.#owner.settled();
   }
   working(): void {
     if (this.settled || !this.#owner.live) return;
@@ -71,19 +84,20 @@ export class NatsReceivedMessage implements ReceivedMessage {
     }
   }
   term(reason?: string): void {
-    this.#settle(() => this.#m.term(this.#owner.termWithReason ? reason : undefined));
-  }
-
-  #settle(send: () => void): void {
-    if (this.settled) return;
-    this.settled = true;
-    // Closed under a running handler: like a dead process, the server redelivers after the ack wait.
-    if (!this.#owner.live) return;
+    if (!this.#begin()) return;
     try {
-      send();
+      this.#m.term(this.#owner.termWithReason ? reason : undefined);
     } catch {
-      // the connection closed meanwhile: same as above
+      // the connection closed meanwhile: redelivered after the ack wait
     }
     this.#owner.settled();
+  }
+
+  /** Marks the message settled; false when it already was, or can no longer be (then nothing is sent). */
+  #begin(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    // Closed under a running handler: like a dead process, the server redelivers after the ack wait.
+    return this.#owner.live;
   }
 }
