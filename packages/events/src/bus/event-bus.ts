@@ -9,9 +9,9 @@ import {
   type DecodeOptions,
   decodeEvent,
   dlqStreamNameFor,
-  encodeEvent,
   type EventDefinition,
   type EventRegistry,
+  encodeEvent,
   parseEventType,
   streamNameFor,
   streamSubjectFor,
@@ -105,6 +105,11 @@ export interface HandleOptions<T = unknown> {
   deliverPolicy?: DeliverPolicy;
   /** Skip events this consumer already handled (by event id). @default true */
   dedupe?: boolean;
+  /**
+   * A handler still running after this long fails its delivery with TIMEOUT (retried with backoff), so a
+   * hung handler never blocks the events of its subject behind it. @default 90% of `ackWaitMs`
+   */
+  timeoutMs?: number;
 }
 
 export interface EventBusOptions {
@@ -153,7 +158,11 @@ export interface EventBus {
   /** The seed's `Subscribe`: a durable handler for one type. */
   subscribe<T = unknown>(type: string | EventDefinition, handler: EventHandler<T>, name?: string): void;
   /** The seed's `SubscribeQueue`: a core-NATS queue-group subscription (not persisted). */
-  subscribeQueue<T = unknown>(type: string | EventDefinition, queue: string, handler: EventHandler<T>): Subscription;
+  subscribeQueue<T = unknown>(
+    type: string | EventDefinition,
+    queue: string,
+    handler: EventHandler<T>,
+  ): Subscription;
   /** Publishes, waiting for JetStream's acknowledgement. */
   publish(event: CloudEvent): Promise<PublishAck>;
   /** Pipelined publish; `flush()` reports failures. */
@@ -164,7 +173,10 @@ export interface EventBus {
   /** Request-reply over core NATS; the reply is a CloudEvent. Fails with TIMEOUT / NO_RESPONDERS. */
   request<R = unknown>(event: CloudEvent, options?: { timeoutMs?: number }): Promise<CloudEvent<R>>;
   /** Answers requests of a type; the returned event is the reply. Instances share a queue group. */
-  reply(type: string | EventDefinition, responder: (event: CloudEvent) => CloudEvent | Promise<CloudEvent>): Subscription;
+  reply(
+    type: string | EventDefinition,
+    responder: (event: CloudEvent) => CloudEvent | Promise<CloudEvent>,
+  ): Subscription;
   /** Each durable consumer's liveness (see `watchdog`); empty before `start()` or with the watchdog off. */
   health(): ConsumerHealth[];
   /** Creates streams and consumers, then starts consuming. */
@@ -226,9 +238,13 @@ class Bus implements EventBus {
     this.#replicas = options.replicas ?? 1;
     const environments = options.environments ?? DEFAULT_ENVIRONMENTS;
     if (!environments.includes(options.env) && options.environments !== undefined) {
-      throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `env "${options.env}" is not among the environments`, {
-        details: { env: options.env, environments },
-      });
+      throw new SlotwiseError(
+        ErrorCode.INVALID_OPTIONS,
+        `env "${options.env}" is not among the environments`,
+        {
+          details: { env: options.env, environments },
+        },
+      );
     }
     this.#publisher = createPublisher({
       transport: options.transport,
@@ -242,7 +258,10 @@ class Bus implements EventBus {
 
   handle<T = unknown>(options: HandleOptions<T>): void {
     if (this.#started) {
-      throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `handler "${options.name}" registered after start()`);
+      throw new SlotwiseError(
+        ErrorCode.INVALID_OPTIONS,
+        `handler "${options.name}" registered after start()`,
+      );
     }
     if (this.#handlers.has(options.name)) {
       throw new SlotwiseError(
@@ -252,10 +271,14 @@ class Bus implements EventBus {
       );
     }
     if (!/^[A-Za-z0-9_-]+$/.test(options.name)) {
-      throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `handler name "${options.name}" must be [A-Za-z0-9_-]+`);
+      throw new SlotwiseError(
+        ErrorCode.INVALID_OPTIONS,
+        `handler name "${options.name}" must be [A-Za-z0-9_-]+`,
+      );
     }
     const types = options.types.map(typeName);
-    if (types.length === 0) throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `handler "${options.name}" has no types`);
+    if (types.length === 0)
+      throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, `handler "${options.name}" has no types`);
     const domains = new Set(types.map((t) => parseEventType(t).domain));
     if (domains.size > 1) {
       throw new SlotwiseError(
@@ -281,7 +304,11 @@ class Bus implements EventBus {
     this.handle({ name: name ?? t.replace(/\./g, "-"), types: [t], handler });
   }
 
-  subscribeQueue<T = unknown>(type: string | EventDefinition, queue: string, handler: EventHandler<T>): Subscription {
+  subscribeQueue<T = unknown>(
+    type: string | EventDefinition,
+    queue: string,
+    handler: EventHandler<T>,
+  ): Subscription {
     const subject = `${this.env}.${typeName(type)}`;
     return this.#transport.subscribe(
       subject,
@@ -317,7 +344,10 @@ class Bus implements EventBus {
     return createEvent({ ...input, source: this.service });
   }
 
-  async request<R = unknown>(event: CloudEvent, options: { timeoutMs?: number } = {}): Promise<CloudEvent<R>> {
+  async request<R = unknown>(
+    event: CloudEvent,
+    options: { timeoutMs?: number } = {},
+  ): Promise<CloudEvent<R>> {
     this.#registry.validate(event);
     const reply = await this.#transport.request(
       {
@@ -330,9 +360,13 @@ class Bus implements EventBus {
     const decoded = decodeEvent(reply.data, this.#decode);
     if (decoded.type === "slotwise.request.failed.v1") {
       const data = decoded.data as { code?: string; message?: string; details?: Record<string, unknown> };
-      throw new SlotwiseError((data.code as ErrorCode) ?? ErrorCode.HANDLER_FAILED, data.message ?? "request failed", {
-        details: data.details ?? {},
-      });
+      throw new SlotwiseError(
+        (data.code as ErrorCode) ?? ErrorCode.HANDLER_FAILED,
+        data.message ?? "request failed",
+        {
+          details: data.details ?? {},
+        },
+      );
     }
     return this.#registry.validate<R>(decoded);
   }
@@ -459,7 +493,9 @@ class Bus implements EventBus {
     const { advisory } = outcome;
     const prefix = `${this.service}-`;
     this.#observer.deadLettered?.({
-      handler: advisory.consumer.startsWith(prefix) ? advisory.consumer.slice(prefix.length) : advisory.consumer,
+      handler: advisory.consumer.startsWith(prefix)
+        ? advisory.consumer.slice(prefix.length)
+        : advisory.consumer,
       consumer: advisory.consumer,
       subject: outcome.subject,
       deliveryCount: advisory.deliveries,
@@ -577,6 +613,10 @@ class Bus implements EventBus {
     };
     const failed = (d: Delivery, error: unknown): Promise<void> => fail(d.message, error, d.event);
 
+    // A handler still running at its timeout fails the delivery (retried with backoff) before the server's
+    // ack wait would redeliver it behind the hung one in its subject's queue.
+    const timeoutMs =
+      h.options.timeoutMs ?? Math.max(1, Math.floor((h.options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) * 0.9));
     /** One delivery, its turn in its subject's queue come. */
     const run = (d: Delivery): void | Promise<void> => {
       if (observer.handled) d.started = performance.now();
@@ -587,7 +627,7 @@ class Bus implements EventBus {
         return failed(d, error);
       }
       if (isPromiseLike(r)) {
-        return r.then(
+        return withTimeout(r, timeoutMs, d).then(
           () => finish(d),
           (error: unknown) => failed(d, error),
         );
@@ -658,6 +698,29 @@ function contextOf(event: CloudEvent): EventContext {
  * One delivery on its way through the chain: the middleware's `MessageContext` and, the same object, the
  * handler's `HandlerContext` (one allocation per message, not two).
  */
+/** Rejects with TIMEOUT when `work` has not settled in `ms` (the work itself runs on; JS cannot cancel it). */
+function withTimeout(work: PromiseLike<void>, ms: number, d: Delivery): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new SlotwiseError(ErrorCode.TIMEOUT, `handler "${d.handler}" did not finish within ${ms} ms`, {
+          details: { handler: d.handler, eventId: d.event.id, timeoutMs: ms },
+        }),
+      );
+    }, ms);
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 class Delivery implements MessageContext, HandlerContext {
   readonly message: ReceivedMessage;
   readonly handler: string;

@@ -252,6 +252,8 @@ export function runBusConformance(name: string, factory: TransportConformanceFac
         name: "stuck",
         types: [Created],
         ackWaitMs: 300,
+        // No handler timeout: what is tested is a stall the consumer itself cannot see (a hung process).
+        timeoutMs: 60_000,
         handler: async (e) => {
           const { seq } = e.data as { seq: number };
           if (seq === 2) {
@@ -340,6 +342,34 @@ export function runBusConformance(name: string, factory: TransportConformanceFac
       for (const list of bySubject.values()) expect(list).toEqual([...list].sort((a, b) => a - b));
       expect(maxInFlight).toBeGreaterThan(1);
       expect(maxInFlight).toBeLessThanOrEqual(4);
+    });
+
+    it("fails a hung handler at its timeout, retries it, and handles the events of its subject behind it", async () => {
+      const obs = recorder();
+      const { bus } = await setup({ observer: obs });
+      const handled: number[] = [];
+      let hung = false;
+      bus.handle({
+        name: "hangs-once",
+        types: [Created],
+        timeoutMs: 200,
+        handler: async (e) => {
+          const seq = (e.data as { seq: number }).seq;
+          if (seq === 1 && !hung) {
+            hung = true;
+            await new Promise(() => {}); // never settles
+          }
+          handled.push(seq);
+        },
+      });
+      await bus.start();
+      for (const seq of [1, 2, 3]) {
+        await bus.publish(Created.create({ source: "s", subject: "bk-1", data: { bookingId: "bk-1", seq } }));
+      }
+      await waitFor(() => handled.length === 3, { timeoutMs: WAIT_MS });
+      expect(handled).toContain(1);
+      expect(handled.sort()).toEqual([1, 2, 3]);
+      expect(obs.retries).toBeGreaterThanOrEqual(1);
     });
 
     it("refuses a second handler with the same name: it names the durable", async () => {
