@@ -20,7 +20,6 @@ import {
   bookingEvent,
   createPool,
   createRawSchema,
-  databaseUrl,
   dropSchema,
   openEmmett,
   rawAppendParams,
@@ -36,6 +35,12 @@ export const DEFAULT_APPEND_CONCURRENCY = 8;
 /** Streams each appender cycles through. */
 const STREAMS_PER_APPENDER = 50;
 const WARMUP_EVENTS = 400;
+/**
+ * Events of one turn (all appenders together). Short turns (a quarter of a second or less here) make many
+ * rounds, so a burst of load from elsewhere on a shared machine falls on every contender alike instead of
+ * on one contender's long turn.
+ */
+const CHUNK_EVENTS = 1_000;
 
 export interface AppendCase {
   perAppend: number;
@@ -166,7 +171,7 @@ async function runCase(
   const ms: Record<string, number> = {};
   const chunk = Math.max(
     c.perAppend,
-    Math.min(share, Math.round(4_000 / c.concurrency / c.perAppend) * c.perAppend),
+    Math.min(share, Math.round(CHUNK_EVENTS / c.concurrency / c.perAppend) * c.perAppend),
   );
   let round = 0;
   let lastLog = performance.now();
@@ -213,7 +218,8 @@ export async function runAppendBench(options: AppendBenchOptions = {}): Promise<
   const rawSchema = `bench_append_raw_${id}`;
   const poolSize = concurrency + 2;
   const pool = createPool(poolSize);
-  const store = createPostgresEventStore({ connectionString: databaseUrl(), schema: oursSchema, poolSize });
+  const storePool = createPool(poolSize);
+  const store = createPostgresEventStore({ pool: storePool, schema: oursSchema });
   const sample = Array.from({ length: 100 }, (_, i) => bookingEvent(i, "sample"));
   log(
     `append: events of ${averageWireBytes(sample)} bytes on average; schemas ${oursSchema}, ${rawSchema}; Emmett in its own database`,
@@ -248,6 +254,7 @@ export async function runAppendBench(options: AppendBenchOptions = {}): Promise<
     return last as AppendCaseResult;
   } finally {
     await store.close();
+    await storePool.end();
     await em.close();
     await dropSchema(pool, oursSchema).catch(() => undefined);
     await dropSchema(pool, rawSchema).catch(() => undefined);

@@ -12,22 +12,15 @@ import type { CloudEvent } from "@slotwise/events";
 import { createPostgresEventStore, type PostgresEventStore } from "@slotwise/postgres";
 import type pg from "pg";
 import { log, rate } from "./report.js";
-import {
-  bookingEvent,
-  createPool,
-  databaseUrl,
-  dropSchema,
-  openEmmett,
-  runId,
-  toEmmett,
-} from "./store-bench.js";
+import { bookingEvent, createPool, dropSchema, openEmmett, runId, toEmmett } from "./store-bench.js";
 
 export const DEFAULT_READ_STREAM_EVENTS = 10_000;
 export const DEFAULT_READ_ALL_EVENTS = 100_000;
 /** Page size of both log readers (the store's default `readAll` limit). */
 export const READ_ALL_PAGE = 1_000;
 const STREAM_ROUNDS = 10;
-const READ_ALL_ROUNDS = 3;
+/** Rounds after the warm-up; each reads the whole log once per side (about a second), turn by turn. */
+const READ_ALL_ROUNDS = 6;
 const APPEND_BATCH = 100;
 const WRITERS = 8;
 
@@ -97,7 +90,8 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
   const id = runId();
   const schema = `bench_read_${id}`;
   const pool: pg.Pool = createPool(WRITERS + 2);
-  const store = createPostgresEventStore({ connectionString: databaseUrl(), schema, poolSize: WRITERS + 2 });
+  const storePool = createPool(WRITERS + 2);
+  const store = createPostgresEventStore({ pool: storePool, schema });
   const em = await openEmmett(4);
   const big = `booking-big-${id}`;
   try {
@@ -204,6 +198,7 @@ ORDER BY e.transaction_id, e.position LIMIT $3`,
     return result;
   } finally {
     await store.close();
+    await storePool.end();
     await em.close();
     await dropSchema(pool, schema).catch(() => undefined);
     await pool.end();

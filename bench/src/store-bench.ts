@@ -1,7 +1,8 @@
 /**
  * What the store benches (append, read, relay) share: the events, the databases, the contenders.
  *
- * - Ours: `createPostgresEventStore` in a schema of its own per run (dropped after).
+ * - Ours: `createPostgresEventStore` in a schema of its own per run (dropped after), on a pool of its own
+ *   with pg's default type parsers (see `createPool`).
  * - Raw: the fastest SQL with the same guarantee, through `pg`: one multi-row INSERT into a table shaped
  *   like ours (same columns, defaults and indexes), the unique (stream, version) constraint catching
  *   conflicts; also in a schema of its own.
@@ -65,8 +66,41 @@ export function averageWireBytes(events: readonly CloudEvent[]): number {
   return Math.round(total / Math.max(1, events.length));
 }
 
-export function createPool(max: number, connectionString = databaseUrl()): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max });
+/**
+ * pg's own parsers for the types that Emmett's driver (dumbo) replaces process-wide once its store opens:
+ * int8 as BigInt, json and jsonb through `JSON.parse` with a reviver (several times slower). Our store and
+ * the raw baseline keep pg's defaults, as in any process without Emmett; Emmett keeps its own.
+ */
+const PG_DEFAULT_PARSERS = new Map<number, (value: string) => unknown>([
+  [20, (value) => value], // int8: the text
+  [114, (value) => JSON.parse(value)], // json
+  [3802, (value) => JSON.parse(value)], // jsonb
+]);
+
+const PG_DEFAULT_TYPES = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (format !== "binary") {
+      const parser = PG_DEFAULT_PARSERS.get(oid);
+      if (parser) return parser;
+    }
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * A pool with pg's default type parsers (`types: "pg"`), whatever Emmett set process-wide, or with the
+ * process-wide ones (`"global"`, for Emmett's own pool).
+ */
+export function createPool(
+  max: number,
+  connectionString = databaseUrl(),
+  types: "pg" | "global" = "pg",
+): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    ...(types === "pg" ? { types: PG_DEFAULT_TYPES } : {}),
+  });
   pool.on("error", () => {});
   return pool;
 }
@@ -131,7 +165,7 @@ export async function openEmmett(poolSize: number): Promise<{ store: EmmettStore
   }
   const url = new URL(databaseUrl());
   url.pathname = `/${EMMETT_DATABASE}`;
-  const pool = createPool(poolSize, url.toString());
+  const pool = createPool(poolSize, url.toString(), "global");
   const store = getPostgreSQLEventStore(url.toString(), { connectionOptions: { pool } });
   await store.schema.migrate();
   await store.schema.dangerous.truncate({ resetSequences: true });

@@ -6,7 +6,8 @@ import { createEvent, ErrorCode, isSlotwiseError } from "@slotwise/events";
 import { uniqueId, waitFor } from "@slotwise/events/testing";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { createPostgresEventStore, NOTIFY_CHANNEL } from "./index.js";
+import { createPostgresEventStore, MIGRATIONS, migrate, NOTIFY_CHANNEL } from "./index.js";
+import { createPgClient } from "./postgres-event-store.js";
 
 const connectionString = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const schemas: string[] = [];
@@ -127,15 +128,60 @@ describe("PostgreSQL event store: migrations", () => {
     try {
       const versions = await Promise.all(stores.map((s, i) => s.version(`m-${i}`)));
       expect(versions).toEqual([0, 0, 0, 0, 0, 0]);
-      const { rows } = await admin.query(`SELECT version, name FROM ${schema}.migrations`);
-      expect(rows).toEqual([{ version: 1, name: "events, streams and snapshots" }]);
+      const { rows } = await admin.query(`SELECT version, name FROM ${schema}.migrations ORDER BY version`);
+      expect(rows).toEqual([
+        { version: 1, name: "events, streams and snapshots" },
+        { version: 2, name: "drop streams: versions come from the events' unique index" },
+      ]);
       const tables = await admin.query<{ table_name: string }>(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name",
         [schema],
       );
-      expect(tables.rows.map((r) => r.table_name)).toEqual(["events", "migrations", "snapshots", "streams"]);
+      expect(tables.rows.map((r) => r.table_name)).toEqual(["events", "migrations", "snapshots"]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it("upgrades a schema of the first migration (with its streams table) and keeps its streams' versions", async () => {
+    const schema = newSchema();
+    const client = createPgClient({ connectionString, poolSize: 2 });
+    try {
+      expect(await migrate(client, schema, MIGRATIONS.slice(0, 1))).toBe(1);
+    } finally {
+      await client.close();
+    }
+    // A stream written under migration 1: its events plus its row in `streams`.
+    const streamId = `old-${uniqueId()}`;
+    for (const v of [1, 2]) {
+      const e = event(streamId);
+      await admin.query(
+        `INSERT INTO ${schema}.events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [
+          streamId,
+          v,
+          e.id,
+          e.type,
+          e.version,
+          JSON.stringify(e.data),
+          JSON.stringify({ ...e, data: undefined }),
+        ],
+      );
+    }
+    await admin.query(`INSERT INTO ${schema}.streams (stream_id, version) VALUES ($1, 2)`, [streamId]);
+    const store = createPostgresEventStore({ connectionString, schema, poolSize: 2 });
+    try {
+      expect(await store.version(streamId)).toBe(2);
+      const err = await store
+        .append(streamId, [event(streamId)], { expectedVersion: 1 })
+        .catch((e: unknown) => e);
+      expect(isSlotwiseError(err, ErrorCode.CONCURRENCY_CONFLICT)).toBe(true);
+      expect((await store.append(streamId, [event(streamId)], { expectedVersion: 2 })).nextVersion).toBe(3);
+      const { rows } = await admin.query(`SELECT max(version) AS v FROM ${schema}.migrations`);
+      expect(rows).toEqual([{ v: MIGRATIONS.length }]);
+    } finally {
+      await store.close();
     }
   });
 

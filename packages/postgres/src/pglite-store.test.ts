@@ -25,8 +25,10 @@ describe("PGlite event store", () => {
       await second.close();
 
       const db = new PGlite(dataDir);
-      const { rows } = await db.query<{ version: number }>("SELECT version FROM slotwise.migrations");
-      expect(rows).toEqual([{ version: 1 }]);
+      const { rows } = await db.query<{ version: number }>(
+        "SELECT version FROM slotwise.migrations ORDER BY version",
+      );
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
       await db.close();
     } finally {
       await rm(dataDir, { recursive: true, force: true });

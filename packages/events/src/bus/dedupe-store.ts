@@ -67,10 +67,10 @@ export function createMemoryDedupeStore(options: MemoryDedupeOptions = {}): Dedu
         ids = new Set();
         current.set(consumer, ids);
       }
-      if (!ids.has(eventId)) {
-        ids.add(eventId);
-        count++;
-      }
+      // One probe, not `has` then `add`: the set grows iff the id is new.
+      const before = ids.size;
+      ids.add(eventId);
+      if (ids.size !== before) count++;
     },
   };
 }

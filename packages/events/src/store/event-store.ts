@@ -17,7 +17,12 @@ export const NO_STREAM_VERSION = 0;
 export type ExpectedVersion = number | "any" | "no-stream";
 
 export interface AppendOptions {
-  /** @default "any" */
+  /**
+   * "any" appends after whatever the stream holds. A store may resolve races between concurrent "any"
+   * appends to one stream by trying again (PostgreSQL and PGlite do, a bounded number of times); under
+   * contention that never lets it through, it fails with `ConcurrencyError` (expected "any") like a
+   * version conflict. @default "any"
+   */
   expectedVersion?: ExpectedVersion;
 }
 
@@ -86,7 +91,9 @@ export interface StoreTransaction {
 export interface EventStore {
   /**
    * Appends atomically, in one statement. Throws `ConcurrencyError` (CONCURRENCY_CONFLICT) naming the
-   * stream, the expected and the actual version when `expectedVersion` does not hold.
+   * stream, the expected and the actual version when `expectedVersion` does not hold (or, for "any", when
+   * concurrent appends to the stream kept winning; see `AppendOptions.expectedVersion`). Inside
+   * `transaction`, a conflict leaves the transaction usable.
    */
   append(streamId: string, events: readonly CloudEvent[], options?: AppendOptions): Promise<AppendResult>;
   /** The stream's events in version order (upcast to their current version). */

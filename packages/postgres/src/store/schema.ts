@@ -39,8 +39,9 @@ export interface Migration {
  * time, datacontenttype, correlationid, causationid, traceparent, tracestate, extension attributes).
  * `recorded_at` keeps milliseconds, so the Date a reader gets back selects exactly that event in `asOf`.
  *
- * `streams`: each stream's current version. Its row is the append's lock and version check in one: an
- * append is one statement that updates (or inserts) this row and inserts the events.
+ * Migration 1 also created `streams` (each stream's current version, updated by every append); migration 2
+ * drops it: the unique (stream_id, stream_version) index is the version check and the lock (see
+ * `appendText`), and a stream's version is its greatest `stream_version`.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -76,6 +77,11 @@ CREATE TABLE ${s}.snapshots (
 );
 `,
   },
+  {
+    version: 2,
+    name: "drop streams: versions come from the events' unique index",
+    sql: (s) => `DROP TABLE ${s}.streams;`,
+  },
 ];
 
 /** Short, stable tag of a schema name, so prepared-statement names stay unique per schema and short. */
@@ -97,66 +103,141 @@ export type AppendMode = "expected" | "new" | "any";
  */
 export const MAX_VALUES_BATCH = 100;
 
+/** Parameters before the events' own: $1 stream, and $2 the expected version in mode "expected". */
+export function fixedParams(mode: AppendMode): number {
+  return mode === "expected" ? 2 : 1;
+}
+
 /**
- * The first CTE of an append: it locks the stream's row, checks the version and moves it on, returning the
- * version before the append as `base`; when the check fails it returns no row, so nothing is inserted.
- * Parameters: $1 stream, $2 count, $3 expected version (mode "expected" only).
+ * Where an append runs: on its own (autocommit), where a failed statement costs nothing but itself, or
+ * inside a store transaction, where a failed statement would abort the whole transaction.
  */
-function streamCte(s: string, mode: AppendMode): string {
+export type AppendContext = "single" | "transaction";
+
+const INSERT_COLUMNS = "stream_id, stream_version, event_id, type, schema_version, data, metadata";
+
+/** The stream's greatest version, 0 when it has none: one step down the unique (stream, version) index. */
+function maxVersion(s: string): string {
+  return `(SELECT coalesce(max(stream_version), 0) AS base FROM ${s}.events WHERE stream_id = $1) AS v`;
+}
+
+/** The events of an append as rows `e(id, type, version, data, metadata, ord)`, from the `from`-th on. */
+function eventRows(p: number, count: number, from: number): string {
+  if (count > MAX_VALUES_BATCH) {
+    return `(SELECT x->>'i' AS id, x->>'t' AS type, x->>'v' AS version, x->'d' AS data, x->'m' AS metadata, ord
+    FROM jsonb_array_elements($${p}::jsonb) WITH ORDINALITY AS j(x, ord)${from > 1 ? ` WHERE ord >= ${from}` : ""}
+    ORDER BY ord) AS e`;
+  }
+  const rows = new Array<string>(count - from + 1);
+  for (let j = from - 1; j < count; j++) {
+    const b = p + j * 5;
+    rows[j - from + 1] =
+      `($${b}::text, $${b + 1}::text, $${b + 2}::text, $${b + 3}::jsonb, $${b + 4}::jsonb, ${j + 1})`;
+  }
+  // A VALUES list is scanned in order: positions, taken row by row, increase with versions.
+  return `(VALUES ${rows.join(", ")}) AS e(id, type, version, data, metadata, ord)`;
+}
+
+/**
+ * An append on its own: the plain multi-row INSERT, its versions counted from the stream's greatest one,
+ * which must be the expected version ("expected", "new": 0; "any": no check). A stale or future expected
+ * version inserts nothing (no rows back). Two appends racing for the same versions meet on the unique
+ * index: the later waits for the earlier and, once that commits, fails with a unique violation, which
+ * the store reports as a conflict ("any" runs again, on a snapshot that sees the winner).
+ */
+function singleAppendText(s: string, mode: AppendMode, count: number, notify: string): string {
+  const p = fixedParams(mode) + 1;
+  const check =
+    mode === "expected" ? "\nWHERE v.base = $2::integer" : mode === "new" ? "\nWHERE v.base = 0" : "";
+  return `INSERT INTO ${s}.events (${INSERT_COLUMNS})
+SELECT $1, v.base + e.ord, e.id, e.type, e.version, e.data, e.metadata
+FROM ${maxVersion(s)}, ${eventRows(p, count, 1)}${check}
+RETURNING position::text AS position, stream_version${notify}`;
+}
+
+/**
+ * The stream's version before an append in a transaction, as `base`, when the check holds; no row when
+ * it does not. "expected": the expected version, if that event exists (the first event's insert, below,
+ * finds a later one). "new": 0 (the first event's insert, version 1, finds any existing stream). "any":
+ * the greatest version.
+ */
+function transactionBase(s: string, mode: AppendMode): string {
   switch (mode) {
     case "expected":
-      return `UPDATE ${s}.streams SET version = version + $2 WHERE stream_id = $1 AND version = $3
-  RETURNING version - $2 AS base`;
+      return `(SELECT $2::integer AS base
+    WHERE EXISTS (SELECT 1 FROM ${s}.events WHERE stream_id = $1 AND stream_version = $2::integer)) AS v`;
     case "new":
-      return `INSERT INTO ${s}.streams (stream_id, version) VALUES ($1, $2)
-  ON CONFLICT (stream_id) DO NOTHING RETURNING 0 AS base`;
+      return "(SELECT 0 AS base) AS v";
     case "any":
-      return `INSERT INTO ${s}.streams AS st (stream_id, version) VALUES ($1, $2)
-  ON CONFLICT (stream_id) DO UPDATE SET version = st.version + EXCLUDED.version
-  RETURNING st.version - $2 AS base`;
+      return maxVersion(s);
   }
 }
 
-/** Parameters before the events' own. */
-export function fixedParams(mode: AppendMode): number {
-  return mode === "expected" ? 3 : 2;
-}
-
-/** The append statement for `count` events: one statement, one round trip. */
-function appendText(s: string, mode: AppendMode, count: number): string {
-  const first = fixedParams(mode) + 1;
-  let source: string;
-  if (count <= MAX_VALUES_BATCH) {
-    const rows = new Array<string>(count);
-    for (let j = 0; j < count; j++) {
-      const b = first + j * 5;
-      rows[j] =
-        `($${b}::text, $${b + 1}::text, $${b + 2}::text, $${b + 3}::jsonb, $${b + 4}::jsonb, ${j + 1})`;
-    }
-    source = `(VALUES ${rows.join(", ")}) AS e(id, type, version, data, metadata, ord)`;
-  } else {
-    source = `(SELECT x->>'i' AS id, x->>'t' AS type, x->>'v' AS version, x->'d' AS data, x->'m' AS metadata, ord
-    FROM jsonb_array_elements($${first}::jsonb) WITH ORDINALITY AS j(x, ord)) AS e`;
-  }
-  return `WITH stream AS (${streamCte(s, mode)}),
-appended AS (
-  INSERT INTO ${s}.events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
-  SELECT $1, stream.base + e.ord, e.id, e.type, e.version, e.data, e.metadata
-  FROM stream, ${source}
-  ORDER BY e.ord
-  RETURNING position, stream_version
+/**
+ * An append inside a store transaction, where a unique violation would abort the transaction: the first
+ * event goes in on its own, `ON CONFLICT (stream_id, stream_version) DO NOTHING`. Its version, base + 1,
+ * is the stream's next one, so its unique-index entry is the append's lock: a concurrent append that took
+ * that entry first makes this insert wait for it to end; when it commits, this one inserts nothing, and
+ * the rest of the batch, which joins on the first event's row, nothing either. No rows back is the
+ * conflict, found without an error: the transaction stays usable, and "any" runs again. The other events
+ * cannot collide on their versions: nobody else sees the stream at base + 1 before this one commits.
+ */
+function transactionAppendText(s: string, mode: AppendMode, count: number): string {
+  const p = fixedParams(mode) + 1;
+  const first =
+    count > MAX_VALUES_BATCH
+      ? `SELECT $1, v.base + 1, x->>'i', x->>'t', x->>'v', x->'d', x->'m'
+  FROM ${transactionBase(s, mode)}, (SELECT $${p}::jsonb -> 0 AS x) AS j`
+      : `SELECT $1, v.base + 1, $${p}::text, $${p + 1}::text, $${p + 2}::text, $${p + 3}::jsonb, $${p + 4}::jsonb
+  FROM ${transactionBase(s, mode)}`;
+  const insertHead = `INSERT INTO ${s}.events (${INSERT_COLUMNS})
+${first}
+ON CONFLICT (stream_id, stream_version) DO NOTHING
+RETURNING position::text AS position, stream_version`;
+  if (count === 1) return insertHead;
+  // `head` has one row or none, inserted before the rest (which needs it), so positions follow versions.
+  return `WITH head AS (
+${insertHead}
+), rest AS (
+  INSERT INTO ${s}.events (${INSERT_COLUMNS})
+  SELECT $1, head.stream_version - 1 + e.ord, e.id, e.type, e.version, e.data, e.metadata
+  FROM head, ${eventRows(p, count, 2)}
+  RETURNING position::text AS position, stream_version
 )
-SELECT min(position)::text AS first_position, max(position)::text AS last_position,
-  max(stream_version) AS next_version
-FROM appended`;
+SELECT position, stream_version FROM head
+UNION ALL
+SELECT position, stream_version FROM rest`;
+}
+
+/**
+ * The append statement for `count` events: one statement, one round trip, no table besides `events`.
+ * Parameters: $1 stream, $2 the expected version (mode "expected"), then five per event (id, type,
+ * schema version, data, metadata) or, above `MAX_VALUES_BATCH`, one JSON array of them. Returns one row
+ * per event appended, `position` (text) and `stream_version`; none when the expected version does not hold.
+ * `notify` (on its own only): a RETURNING item that sends the store's notification at commit; as an
+ * uncorrelated subquery it runs once, and only when a row is returned.
+ */
+function appendText(
+  s: string,
+  mode: AppendMode,
+  count: number,
+  context: AppendContext,
+  notify: string,
+): string {
+  return context === "single"
+    ? singleAppendText(s, mode, count, notify)
+    : transactionAppendText(s, mode, count);
 }
 
 const EVENT_COLUMNS =
   "position::text AS position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, transaction_id::text AS transaction_id";
 
 export interface Statements {
-  /** The append of `count` events (see `appendText` for its parameters); built once per mode and size. */
-  append(mode: AppendMode, count: number): SqlStatement;
+  /**
+   * The append of `count` events (see `appendText`); built once per context, mode and size. With `notify`
+   * (on its own only), it also sends the store's notification (NOTIFY_CHANNEL, the schema) at its commit.
+   */
+  append(mode: AppendMode, count: number, context: AppendContext, notify?: boolean): SqlStatement;
   /** $1 stream */
   version: SqlStatement;
   /** $1 stream, $2 from, $3 to */
@@ -165,6 +246,8 @@ export interface Statements {
   readAsOf: SqlStatement;
   /** $1 after transaction id, $2 after position, $3 limit */
   readAll: SqlStatement;
+  /** No parameters: the next transaction id, as `next_transaction_id` (text). */
+  nextTransactionId: SqlStatement;
   /** $1 stream */
   loadSnapshot: SqlStatement;
   /** $1 stream, $2 version, $3 state, $4 schema version */
@@ -176,19 +259,28 @@ export function buildStatements(schema: string): Statements {
   const s = quoteIdentifier(schema);
   const n = (name: string) => `sw_${tag(schema)}_${name}`;
   const appends = new Map<string, SqlStatement>();
+  // The schema name is a checked plain identifier (checkSchemaName): safe as a literal.
+  const notifyItem = `, (SELECT pg_notify('${NOTIFY_CHANNEL}', '${schema}')) AS notified`;
   return {
-    append(mode, count) {
+    append(mode, count, context, notify = false) {
       // Larger batches share one JSON statement per mode; VALUES statements are prepared per size.
       const size = count <= MAX_VALUES_BATCH ? count : 0;
-      const key = `${mode}${size}`;
+      const carry = notify && context === "single";
+      const prefix = context === "transaction" ? "tx_append" : carry ? "append_n" : "append";
+      const key = `${prefix}_${mode}_${size}`;
       let statement = appends.get(key);
       if (statement === undefined) {
-        statement = { name: n(`append_${mode}_${size}`), text: appendText(s, mode, count) };
+        const text = appendText(s, mode, count, context, carry ? notifyItem : "");
+        statement = { name: n(key), text };
         appends.set(key, statement);
       }
       return statement;
     },
-    version: { name: n("version"), text: `SELECT version FROM ${s}.streams WHERE stream_id = $1` },
+    // The greatest version: one step down the unique (stream_id, stream_version) index.
+    version: {
+      name: n("version"),
+      text: `SELECT coalesce(max(stream_version), 0) AS version FROM ${s}.events WHERE stream_id = $1`,
+    },
     read: {
       name: n("read"),
       text: `SELECT ${EVENT_COLUMNS} FROM ${s}.events
@@ -201,19 +293,20 @@ WHERE stream_id = $1 AND stream_version >= $2 AND stream_version <= $3 AND recor
 ORDER BY stream_version`,
     },
     // Commit order without skips: only transactions below the snapshot's xmin are finished, so nothing can
-    // still commit before the rows returned. xmax (the next transaction id) detects a checkpoint taken on
-    // another cluster. The LEFT JOIN returns one row even when no event is visible.
+    // still commit before the rows returned. The bound is computed once, at the start of the index scan;
+    // the rows are exactly the plain keyset SELECT's, nothing is computed per row.
     readAll: {
       name: n("read_all"),
-      text: `WITH snap AS (SELECT pg_current_snapshot() AS s)
-SELECT pg_snapshot_xmax(snap.s)::text AS next_transaction_id, e.*
-FROM snap LEFT JOIN LATERAL (
-  SELECT ${EVENT_COLUMNS} FROM ${s}.events AS ev
-  WHERE (ev.transaction_id, ev.position) > ($1::xid8, $2::bigint)
-    AND ev.transaction_id < pg_snapshot_xmin(snap.s)
-  ORDER BY ev.transaction_id, ev.position
-  LIMIT $3
-) AS e ON true`,
+      text: `SELECT ${EVENT_COLUMNS} FROM ${s}.events AS ev
+WHERE (ev.transaction_id, ev.position) > ($1::xid8, $2::bigint)
+  AND ev.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY ev.transaction_id, ev.position
+LIMIT $3`,
+    },
+    // After an empty page only: xmax, the next transaction id, to tell a checkpoint taken on another cluster.
+    nextTransactionId: {
+      name: n("next_xid"),
+      text: "SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next_transaction_id",
     },
     loadSnapshot: {
       name: n("load_snapshot"),

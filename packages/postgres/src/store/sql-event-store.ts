@@ -21,6 +21,7 @@ import {
   storeClosedError,
   type Unlisten,
   type Upcaster,
+  type UpcasterChain,
 } from "@slotwise/events";
 import { constraintOf, sqlState } from "../sql/errors.js";
 import type { ErrorHandler, SqlClient, SqlExecutor } from "../sql/sql-client.js";
@@ -44,6 +45,11 @@ export interface SqlEventStoreOptions {
   notify: boolean;
   /** @default 10 */
   notifyIntervalMs?: number;
+  /**
+   * How many times an append with expected version "any" runs when concurrent appends to the same stream
+   * keep taking its next version first; then it fails with `ConcurrencyError`. @default 50
+   */
+  maxAnyAttempts?: number;
   onError: ErrorHandler;
 }
 
@@ -66,24 +72,38 @@ interface EventRow {
 }
 
 interface AppendRow {
-  first_position: string | null;
-  last_position: string | null;
-  next_version: number | null;
+  /** bigint, as text */
+  position: string;
+  stream_version: number;
 }
+
+/** CloudEvent attributes stored in columns of their own, not in `metadata`. */
+const COLUMN_ATTRIBUTES: ReadonlySet<string> = new Set([
+  "id",
+  "type",
+  "version",
+  "data",
+  "metadata",
+  "specversion",
+]);
 
 /** The envelope attributes kept in `metadata`: everything but the columns, in wire form. */
 function envelopeOf(event: CloudEvent): Record<string, unknown> {
-  const {
-    id: _id,
-    type: _type,
-    version: _version,
-    data: _data,
-    metadata,
-    specversion: _sv,
-    ...envelope
-  } = event;
-  for (const _key in metadata) return { ...envelope, ...metadata };
-  return envelope;
+  const out: Record<string, unknown> = {};
+  for (const key in event) {
+    if (!COLUMN_ATTRIBUTES.has(key)) out[key] = event[key as keyof CloudEvent];
+  }
+  const metadata = event.metadata;
+  for (const key in metadata) out[key] = metadata[key];
+  return out;
+}
+
+/**
+ * A bigint column's text as a bigint. Up to 15 digits the number route is exact and several times faster
+ * than parsing the string; positions and transaction ids stay far below that for decades.
+ */
+function toBigInt(text: string): bigint {
+  return text.length < 16 ? BigInt(Number(text)) : BigInt(text);
 }
 
 /**
@@ -108,48 +128,101 @@ function appendParams(fixed: unknown[], events: readonly CloudEvent[]): unknown[
   return fixed;
 }
 
+/**
+ * A row's CloudEvent: one pass over `metadata`, sorting the envelope attributes from the extension
+ * attributes (no rest spread: this runs once per event read).
+ */
 function decodeEvent(row: EventRow): CloudEvent {
-  const {
-    source,
-    subject,
-    time,
-    datacontenttype,
-    correlationid,
-    causationid,
-    traceparent,
-    tracestate,
-    ...metadata
-  } = row.metadata;
+  const m = row.metadata;
+  const metadata: Record<string, string> = {};
   const event: {
     -readonly [K in keyof CloudEvent]: CloudEvent[K];
   } = {
     id: row.event_id,
-    source: source as string,
+    source: m.source as string,
     specversion: SPEC_VERSION,
     type: row.type,
-    subject: subject as string,
-    time: time as string,
-    datacontenttype: datacontenttype as string,
+    subject: m.subject as string,
+    time: m.time as string,
+    datacontenttype: m.datacontenttype as string,
     data: row.data,
-    correlationid: correlationid as string,
+    correlationid: m.correlationid as string,
     version: row.schema_version,
     metadata,
   };
-  if (causationid !== undefined) event.causationid = causationid;
-  if (traceparent !== undefined) event.traceparent = traceparent;
-  if (tracestate !== undefined) event.tracestate = tracestate;
+  for (const key in m) {
+    switch (key) {
+      case "source":
+      case "subject":
+      case "time":
+      case "datacontenttype":
+      case "correlationid":
+        break;
+      case "causationid":
+        event.causationid = m[key];
+        break;
+      case "traceparent":
+        event.traceparent = m[key];
+        break;
+      case "tracestate":
+        event.tracestate = m[key];
+        break;
+      default:
+        metadata[key] = m[key] as string;
+    }
+  }
   return event;
 }
 
-function decodeStored(row: EventRow): StoredEvent {
+function decodeStored(row: EventRow, transactionId: bigint): StoredEvent {
   return {
     event: decodeEvent(row),
     streamId: row.stream_id,
     streamVersion: row.stream_version,
-    position: BigInt(row.position),
-    transactionId: BigInt(row.transaction_id),
+    position: toBigInt(row.position),
+    transactionId,
     recordedAt: row.recorded_at,
   };
+}
+
+/**
+ * Rows to stored events, upcast. Rows of one transaction come together (in `readAll` always, in a stream
+ * mostly), so each transaction id is converted once.
+ */
+function decodeRows(rows: readonly EventRow[], chain: UpcasterChain): StoredEvent[] {
+  const out = new Array<StoredEvent>(rows.length);
+  let lastText = "";
+  let last = 0n;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i] as EventRow;
+    if (row.transaction_id !== lastText) {
+      lastText = row.transaction_id;
+      last = toBigInt(lastText);
+    }
+    const stored = decodeStored(row, last);
+    out[i] = chain.size === 0 ? stored : chain.upcastStored(stored);
+  }
+  return out;
+}
+
+/** The stream's version and the first and last positions, from the append's rows (one per event). */
+function appendResult(rows: readonly AppendRow[]): AppendResult {
+  const head = rows[0] as AppendRow;
+  let first = toBigInt(head.position);
+  let last = first;
+  let version = head.stream_version;
+  for (let i = 1; i < rows.length; i++) {
+    const row = rows[i] as AppendRow;
+    const p = toBigInt(row.position);
+    if (p < first) first = p;
+    if (p > last) last = p;
+    if (row.stream_version > version) version = row.stream_version;
+  }
+  return { nextVersion: version, firstPosition: first, lastPosition: last };
+}
+
+function isVersionConflict(err: unknown): boolean {
+  return sqlState(err) === UNIQUE_VIOLATION && constraintOf(err) === STREAM_VERSION_CONSTRAINT;
 }
 
 /** "Key (stream_id, stream_version)=(s, 4) already exists." → 4; "Key (event_id)=(x) …" → x. */
@@ -160,19 +233,53 @@ function keyFromDetail(err: unknown): string | undefined {
   return m?.[1];
 }
 
+/** Attempts of an "any" append that keeps losing the race for the stream's next version. */
+export const DEFAULT_MAX_ANY_ATTEMPTS = 50;
+
 /** Least time between two notifications from one store. */
 export const DEFAULT_NOTIFY_INTERVAL_MS = 10;
 
+/** How long a notification owed after an interval waits for an append to carry it: a fifth of the interval. */
+export function defaultNotifyGraceMs(intervalMs: number): number {
+  return Math.max(1, Math.round(intervalMs / 5));
+}
+
 /**
- * Coalesces notifications: when idle, a commit notifies at once; commits during a notification or within
- * `intervalMs` after it are covered by one more, sent when the interval is over. A fast writer thus sends
- * at most one NOTIFY per interval (each is a small transaction of its own), and a listener learns of any
- * commit within about one interval.
+ * Coalesces notifications. When idle, an append on its own carries the notification: `pg_notify` in its
+ * own statement, delivered at its commit, so no transaction of its own is needed (each such transaction
+ * costs a commit, and with it a WAL flush beside the appends'). Commits during a notification or within
+ * `intervalMs` after it are covered by one more: once the interval is over, the next append carries it,
+ * or, when none starts within `graceMs`, a NOTIFY of its own is sent. A fast writer thus causes at most
+ * one notification per interval, and a listener learns of any commit within about one interval. Commits
+ * of `transaction` are announced by a NOTIFY of their own (coalesced the same way).
  */
-function createNotifier(client: SqlClient, payload: string, intervalMs: number, onError: ErrorHandler) {
-  let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let pending = false;
+function createNotifier(
+  client: SqlClient,
+  payload: string,
+  intervalMs: number,
+  graceMs: number,
+  onError: ErrorHandler,
+) {
+  let running: Promise<void> | undefined; // a NOTIFY of its own, in flight
+  let carrying = false; // an append carrying the notification, in flight
+  let carriedDue = false; // ...which covers earlier commits, too
+  let timer: NodeJS.Timeout | undefined; // the interval after a notification
+  let pending = false; // commits not announced yet
+  let due: NodeJS.Timeout | undefined; // the interval is over and commits wait: the grace for a carrier
+
+  const startInterval = (): void => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!pending) return;
+      pending = false;
+      due = setTimeout(() => {
+        due = undefined;
+        send();
+      }, graceMs);
+      due.unref();
+    }, intervalMs);
+    timer.unref();
+  };
   const send = (): void => {
     pending = false;
     running = client
@@ -180,31 +287,49 @@ function createNotifier(client: SqlClient, payload: string, intervalMs: number, 
       .catch((err: unknown) => onError(err as Error))
       .then(() => {
         running = undefined;
-        timer = setTimeout(() => {
-          timer = undefined;
-          if (pending) send();
-        }, intervalMs);
-        timer.unref();
+        startInterval();
       });
   };
+  const stopTimers = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (due) clearTimeout(due);
+    due = undefined;
+  };
   return {
+    /** Before an append on its own: whether its statement carries the notification. */
+    claim(): boolean {
+      if (carrying || running || timer) return false;
+      carriedDue = due !== undefined;
+      if (due) clearTimeout(due);
+      due = undefined;
+      carrying = true;
+      return true;
+    },
+    /** After an append on its own that claimed (`claimed`) or not; `appended`: it committed events. */
+    settle(claimed: boolean, appended: boolean): void {
+      if (!claimed) {
+        if (appended) this.poke();
+        return;
+      }
+      carrying = false;
+      if (appended) startInterval();
+      else if (carriedDue || pending) send(); // what it was to announce goes on its own
+    },
+    /** After a commit that appended events and carried no notification. */
     poke(): void {
-      if (running || timer) pending = true;
+      if (due) return; // the notification on its way covers this commit
+      if (carrying || running || timer) pending = true;
       else send();
     },
     /** Sends what is pending now and waits for it. */
     async drain(): Promise<void> {
       await running;
-      if (timer) {
-        clearTimeout(timer);
-        timer = undefined;
-      }
-      if (pending) send();
+      const owed = pending || due !== undefined;
+      stopTimers();
+      if (owed) send();
       await running;
-      if (timer) {
-        clearTimeout(timer);
-        timer = undefined;
-      }
+      stopTimers();
     },
   };
 }
@@ -218,9 +343,11 @@ export function createSqlEventStore(options: SqlEventStoreOptions): SqlEventStor
   checkSchemaName(schema);
   const chain = createUpcasterChain(options.upcasters);
   const st: Statements = buildStatements(schema);
+  const notifyIntervalMs = options.notifyIntervalMs ?? DEFAULT_NOTIFY_INTERVAL_MS;
   const notifier = options.notify
-    ? createNotifier(client, schema, options.notifyIntervalMs ?? DEFAULT_NOTIFY_INTERVAL_MS, onError)
+    ? createNotifier(client, schema, notifyIntervalMs, defaultNotifyGraceMs(notifyIntervalMs), onError)
     : undefined;
+  const maxAnyAttempts = options.maxAnyAttempts ?? DEFAULT_MAX_ANY_ATTEMPTS;
   const unlisteners = new Set<Unlisten>();
   let closed = false;
   let ready: Promise<void> | undefined;
@@ -250,6 +377,7 @@ export function createSqlEventStore(options: SqlEventStoreOptions): SqlEventStor
     streamId: string,
     events: readonly CloudEvent[],
     appendOptions: AppendOptions | undefined,
+    carryNotification = false,
   ): Promise<AppendResult> {
     const expected = parseAppend(streamId, events, appendOptions);
     const count = events.length;
@@ -260,26 +388,31 @@ export function createSqlEventStore(options: SqlEventStoreOptions): SqlEventStor
     }
     const mode: AppendMode =
       expected === "any" ? "any" : expected === "no-stream" || expected === 0 ? "new" : "expected";
-    const params = appendParams(
-      mode === "expected" ? [streamId, count, expected] : [streamId, count],
-      events,
-    );
-    let rows: AppendRow[];
-    try {
-      rows = await exec.query<AppendRow>(st.append(mode, count), params);
-    } catch (err) {
-      throw await interpretFailure(err, exec, inTransaction, streamId, expected);
+    const statement = inTransaction
+      ? st.append(mode, count, "transaction")
+      : st.append(mode, count, "single", carryNotification);
+    const params = appendParams(mode === "expected" ? [streamId, expected] : [streamId], events);
+    for (let attempt = 1; ; attempt++) {
+      let rows: AppendRow[] | undefined;
+      try {
+        rows = await exec.query<AppendRow>(statement, params);
+      } catch (err) {
+        // A lost race for the stream's next versions (on its own, see `appendText`): the winner has
+        // committed, so "any" runs again, on a snapshot that sees it.
+        const lostRace = mode === "any" && !inTransaction && isVersionConflict(err);
+        if (!lostRace || attempt >= maxAnyAttempts) {
+          throw await interpretFailure(err, exec, inTransaction, streamId, expected);
+        }
+      }
+      if (rows !== undefined) {
+        if (rows.length > 0) return appendResult(rows);
+        // Nothing inserted: the expected version does not hold, or (in a transaction) a concurrent append
+        // took the next version and committed. "any" runs again; the others report the version now.
+        if (mode !== "any" || attempt >= maxAnyAttempts) {
+          throw new ConcurrencyError(streamId, expected, await versionOn(exec, streamId));
+        }
+      }
     }
-    const row = rows[0];
-    if (row?.next_version == null || row.first_position === null || row.last_position === null) {
-      // The stream row did not match: the statement inserted nothing. Read what the stream is at now.
-      throw new ConcurrencyError(streamId, expected, await versionOn(exec, streamId));
-    }
-    return {
-      nextVersion: row.next_version,
-      firstPosition: BigInt(row.first_position),
-      lastPosition: BigInt(row.last_position),
-    };
   }
 
   /** The one boundary where a unique violation becomes a typed error. */
@@ -294,9 +427,10 @@ export function createSqlEventStore(options: SqlEventStoreOptions): SqlEventStor
     const constraint = constraintOf(err);
     if (constraint === EVENT_ID_CONSTRAINT) return duplicateEventError(streamId, keyFromDetail(err), err);
     if (constraint === STREAM_VERSION_CONSTRAINT) {
-      // Only reachable when rows were written around the streams table. A failed statement aborts a
-      // transaction, so read the actual version elsewhere; a single-connection database cannot, and reports
-      // the version found taken.
+      // On its own: a concurrent append won the race for these versions and has committed. In a
+      // transaction only reachable when a writer outside the store (plain SQL) holds a version after the
+      // first one appended (see `appendText`); the failed statement aborted the transaction, so read the
+      // actual version elsewhere; a single-connection database cannot, and reports the version found taken.
       let actual: number;
       if (!inTransaction) actual = await versionOn(exec, streamId);
       else if (client.concurrent) actual = await versionOn(client, streamId);
@@ -317,16 +451,22 @@ export function createSqlEventStore(options: SqlEventStoreOptions): SqlEventStor
   const store: SqlEventStore = {
     async append(streamId, events, appendOptions) {
       await ensureReady();
-      const result = await appendOn(client, false, streamId, events, appendOptions);
-      if (events.length > 0) notifier?.poke();
-      return result;
+      if (notifier === undefined || events.length === 0) {
+        return appendOn(client, false, streamId, events, appendOptions);
+      }
+      const carry = notifier.claim();
+      let appended = false;
+      try {
+        const result = await appendOn(client, false, streamId, events, appendOptions, carry);
+        appended = true;
+        return result;
+      } finally {
+        notifier.settle(carry, appended);
+      }
     },
 
     async read(streamId, readOptions) {
-      const rows = await readRows(streamId, readOptions);
-      const out = new Array<StoredEvent>(rows.length);
-      for (let i = 0; i < rows.length; i++) out[i] = chain.upcastStored(decodeStored(rows[i] as EventRow));
-      return out;
+      return decodeRows(await readRows(streamId, readOptions), chain);
     },
 
     async version(streamId) {
@@ -338,18 +478,20 @@ export function createSqlEventStore(options: SqlEventStoreOptions): SqlEventStor
     async readAll(readAllOptions): Promise<ReadAllResult> {
       const { after, limit } = parseReadAll(readAllOptions);
       await ensureReady();
-      const rows = await client.query<EventRow & { next_transaction_id: string }>(st.readAll, [
+      const rows = await client.query<EventRow>(st.readAll, [
         String(after.transactionId),
         String(after.position),
         limit,
       ]);
-      const first = rows[0];
-      if (first === undefined) return { events: [], checkpoint: after };
-      const next = BigInt(first.next_transaction_id);
-      if (after.transactionId >= next) throw checkpointAheadError(after, next);
-      if (first.position === null) return { events: [], checkpoint: after };
-      const events = new Array<StoredEvent>(rows.length);
-      for (let i = 0; i < rows.length; i++) events[i] = chain.upcastStored(decodeStored(rows[i] as EventRow));
+      if (rows.length === 0) {
+        // Caught up, or a checkpoint from another cluster: the only case where no event can ever come,
+        // told by the next transaction id (an event after the checkpoint proves it is not ahead).
+        const [row] = await client.query<{ next_transaction_id: string }>(st.nextTransactionId, []);
+        const next = BigInt(row?.next_transaction_id ?? "0");
+        if (after.transactionId >= next) throw checkpointAheadError(after, next);
+        return { events: [], checkpoint: after };
+      }
+      const events = decodeRows(rows, chain);
       const last = events[events.length - 1] as StoredEvent;
       return { events, checkpoint: { transactionId: last.transactionId, position: last.position } };
     },
