@@ -1,9 +1,10 @@
+export { createMemoryDedupeStore, type DedupeStore, type MemoryDedupeOptions } from "./dedupe-store.js";
 export {
-  DEFAULT_HANDLER_MAX_IN_FLIGHT,
-  DEFAULT_ACK_WAIT_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
   type BusObserver,
   createEventBus,
+  DEFAULT_ACK_WAIT_MS,
+  DEFAULT_HANDLER_MAX_IN_FLIGHT,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   type DeliveryInfo,
   type EventBus,
   type EventBusOptions,
@@ -11,12 +12,12 @@ export {
   type HandleOptions,
   type HandlerContext,
 } from "./event-bus.js";
-export { createMemoryDedupeStore, type DedupeStore, type MemoryDedupeOptions } from "./dedupe-store.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { compose, type MessageContext, type Middleware } from "./middleware.js";
 export {
   createPublisher,
   DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_NO_STREAM_GRACE_MS,
   DEFAULT_PUBLISH_DEADLINE_MS,
   DEFAULT_PUBLISH_TIMEOUT_MS,
   type OutboundStep,

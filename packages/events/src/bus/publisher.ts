@@ -57,6 +57,12 @@ function isAmbiguous(err: unknown): boolean {
   return isSlotwiseError(err, ErrorCode.TIMEOUT) || isSlotwiseError(err, ErrorCode.UNAVAILABLE);
 }
 
+/**
+ * How long "no stream captures this subject" is retried. Right after a server restart JetStream answers
+ * so until it has loaded its streams from disk; a stream that really is missing fails after this.
+ */
+export const DEFAULT_NO_STREAM_GRACE_MS = 5_000;
+
 class JetStreamPublisher implements Publisher {
   readonly #transport: Transport;
   readonly #env: string;
@@ -107,7 +113,12 @@ class JetStreamPublisher implements Publisher {
 
   async #send(subject: string, data: Uint8Array, event: CloudEvent): Promise<PublishAck> {
     const started = Date.now();
-    const msg = { subject, data, msgId: event.id, headers: { [CONTENT_TYPE_HEADER]: CLOUDEVENTS_CONTENT_TYPE } };
+    const msg = {
+      subject,
+      data,
+      msgId: event.id,
+      headers: { [CONTENT_TYPE_HEADER]: CLOUDEVENTS_CONTENT_TYPE },
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         const ack = await this.#transport.publish(msg, { timeoutMs: this.#timeoutMs });
@@ -115,11 +126,16 @@ class JetStreamPublisher implements Publisher {
         return ack;
       } catch (error) {
         const elapsed = Date.now() - started;
-        if (!isAmbiguous(error) || elapsed + this.#timeoutMs > this.#deadlineMs) {
+        const retryable = isAmbiguous(error)
+          ? elapsed + this.#timeoutMs <= this.#deadlineMs
+          : isSlotwiseError(error, ErrorCode.NOT_FOUND) &&
+            elapsed < Math.min(this.#deadlineMs, DEFAULT_NO_STREAM_GRACE_MS);
+        if (!retryable) {
           this.#onPublished?.(event, subject, { error });
           throw error;
         }
-        // Ambiguous: the server may hold it. Same msg id again; the duplicate window drops a second copy.
+        // Ambiguous (the server may hold it) or a stream not loaded yet: the same msg id again, so the
+        // duplicate window drops a second copy.
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
       }
     }
@@ -168,7 +184,9 @@ class JetStreamPublisher implements Publisher {
       }`,
       {
         cause: first.error,
-        details: { failed: failures.map((f) => ({ id: f.event.id, type: f.event.type, error: String(f.error) })) },
+        details: {
+          failed: failures.map((f) => ({ id: f.event.id, type: f.event.type, error: String(f.error) })),
+        },
       },
     );
   }

@@ -35,7 +35,11 @@ export function parseRetryPolicy(user: Partial<RetryPolicy> = {}): RetryPolicy {
 }
 
 /** Delay before delivery number `deliveryCount + 1`, given `deliveryCount` deliveries failed. */
-export function backoffDelay(policy: RetryPolicy, deliveryCount: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  policy: RetryPolicy,
+  deliveryCount: number,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, deliveryCount - 1));
   return Math.round(exp * (1 - policy.jitter) + exp * policy.jitter * random());
 }

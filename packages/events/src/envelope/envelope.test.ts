@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { runWithEventContext } from "../context/index.js";
-import { EnvelopeError, isSlotwiseError } from "../errors/index.js";
+import { type EnvelopeError, isSlotwiseError } from "../errors/index.js";
 import { createEvent, toWireObject } from "./cloud-event.js";
 import { decodeEvent, encodeEvent } from "./codec.js";
 import { parseSubject, streamNameFor, subjectFor } from "./naming.js";
@@ -75,7 +75,9 @@ describe("creating an event", () => {
   );
 
   it("refuses a metadata key that shadows a CloudEvents attribute", () => {
-    expect(refusal(() => createEvent({ ...valid, metadata: { subject: "x" } })).attribute).toBe("metadata.subject");
+    expect(refusal(() => createEvent({ ...valid, metadata: { subject: "x" } })).attribute).toBe(
+      "metadata.subject",
+    );
   });
 
   it("refuses a schema version whose major differs from the type's", () => {
@@ -100,7 +102,11 @@ describe("creating an event", () => {
 
 describe("the wire format", () => {
   it("puts metadata entries as top-level extension attributes and reads them back", () => {
-    const e = createEvent({ ...valid, metadata: { tenant: "t1", region: "eu" }, traceparent: "00-abc-def-01" });
+    const e = createEvent({
+      ...valid,
+      metadata: { tenant: "t1", region: "eu" },
+      traceparent: "00-abc-def-01",
+    });
     const wire = toWireObject(e);
     expect(wire.tenant).toBe("t1");
     expect(wire.metadata).toBeUndefined();
@@ -111,40 +117,63 @@ describe("the wire format", () => {
   it.each([
     ["not JSON", "{nope", "NOT_JSON"],
     ["JSON that is not an object", "[1,2]", "NOT_AN_OBJECT"],
-    ["wrong specversion", JSON.stringify({ ...toWireObject(createEvent(valid)), specversion: "0.3" }), "UNSUPPORTED_SPECVERSION"],
-    ["a bad type", JSON.stringify({ ...toWireObject(createEvent(valid)), type: "booking.created.v1" }), "INVALID_EVENT_TYPE"],
+    [
+      "wrong specversion",
+      JSON.stringify({ ...toWireObject(createEvent(valid)), specversion: "0.3" }),
+      "UNSUPPORTED_SPECVERSION",
+    ],
+    [
+      "a bad type",
+      JSON.stringify({ ...toWireObject(createEvent(valid)), type: "booking.created.v1" }),
+      "INVALID_EVENT_TYPE",
+    ],
     ["10,000-deep nesting", `${"[".repeat(10_000)}${"]".repeat(10_000)}`, "TOO_DEEP"],
   ])("refuses %s with a typed error", (_name, text, code) => {
     const err = refusal(() => decodeEvent(new TextEncoder().encode(text)));
     expect(err.code).toBe(code);
   });
 
-  it.each(["id", "source", "type", "subject", "time", "datacontenttype", "data", "correlationid", "version", "specversion"])(
-    "refuses a decoded event without %s, naming it",
-    (attribute) => {
-      const wire = toWireObject(createEvent(valid));
-      delete wire[attribute];
-      const err = refusal(() => decodeEvent(new TextEncoder().encode(JSON.stringify(wire))));
-      expect(err.attribute).toBe(attribute);
-    },
-  );
+  it.each([
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "datacontenttype",
+    "data",
+    "correlationid",
+    "version",
+    "specversion",
+  ])("refuses a decoded event without %s, naming it", (attribute) => {
+    const wire = toWireObject(createEvent(valid));
+    delete wire[attribute];
+    const err = refusal(() => decodeEvent(new TextEncoder().encode(JSON.stringify(wire))));
+    expect(err.attribute).toBe(attribute);
+  });
 
   it("refuses invalid UTF-8 and oversized messages", () => {
-    expect(refusal(() => decodeEvent(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))).code).toBe("INVALID_ENCODING");
+    expect(refusal(() => decodeEvent(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))).code).toBe(
+      "INVALID_ENCODING",
+    );
     const big = encodeEvent(createEvent({ ...valid, data: { blob: "x".repeat(2000) } }));
     expect(refusal(() => decodeEvent(big, { maxBytes: 1000 })).code).toBe("MESSAGE_TOO_LARGE");
   });
 
   it("counts depth outside strings only", () => {
-    const e = createEvent({ ...valid, data: { text: "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"" } });
+    const e = createEvent({ ...valid, data: { text: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["' } });
     expect(decodeEvent(encodeEvent(e), { maxDepth: 4 }).data).toEqual(e.data);
   });
 });
 
 describe("subjects and streams", () => {
   it("builds {env}.{type} and parses it back", () => {
-    expect(subjectFor("prod", "booking.appointment.confirmed.v1")).toBe("prod.booking.appointment.confirmed.v1");
-    expect(parseSubject("prod.booking.appointment.confirmed.v1")).toMatchObject({ env: "prod", domain: "booking" });
+    expect(subjectFor("prod", "booking.appointment.confirmed.v1")).toBe(
+      "prod.booking.appointment.confirmed.v1",
+    );
+    expect(parseSubject("prod.booking.appointment.confirmed.v1")).toMatchObject({
+      env: "prod",
+      domain: "booking",
+    });
     expect(refusal(() => parseSubject("qa.booking.appointment.confirmed.v1")).code).toBe("INVALID_SUBJECT");
     expect(streamNameFor("prod", "booking")).toBe("PROD_BOOKING");
   });
@@ -159,7 +188,11 @@ describe("the registry", () => {
   const registry = createEventRegistry().register(Confirmed);
 
   it("creates typed events through a definition, checking the data", () => {
-    const e = Confirmed.create({ source: "booking-service", subject: "bk-1", data: { bookingId: "bk-1", amount: 10 } });
+    const e = Confirmed.create({
+      source: "booking-service",
+      subject: "bk-1",
+      data: { bookingId: "bk-1", amount: 10 },
+    });
     expect(e.version).toBe("1.1");
     expect(registry.validate(e).data).toEqual({ bookingId: "bk-1", amount: 10 });
     const err = refusal(() =>

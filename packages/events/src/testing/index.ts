@@ -11,6 +11,13 @@ export {
   type ExpectedEvent,
   type SpecAction,
 } from "./aggregate-spec.js";
+export {
+  BAD_INPUT_MAX_BYTES,
+  type BadInputCase,
+  BadInputCreated,
+  badInputCases,
+  runBadInputMatrix,
+} from "./bad-input.js";
 export { runBusConformance } from "./bus-conformance.js";
 export {
   createRecordingPublisher,
@@ -42,4 +49,3 @@ export {
   type WaitForOptions,
   waitFor,
 } from "./wait.js";
-export { BAD_INPUT_MAX_BYTES, type BadInputCase, BadInputCreated, badInputCases, runBadInputMatrix } from "./bad-input.js";
