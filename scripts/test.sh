@@ -5,6 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh || exit 1
 npx tsc -b || exit 1
+npx tsc -p tsconfig.test.json || exit 1 # the tests type-check too (vitest only strips types)
 npx biome check . || exit 1
 report=$(mktemp -t slotwise-vitest-XXXXXX.json)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"

@@ -19,6 +19,7 @@ export {
   runBadInputMatrix,
 } from "./bad-input.js";
 export { runBusConformance } from "./bus-conformance.js";
+export { type ChildProcessOptions, spawnChildProcess, type TestChildProcess } from "./child-process.js";
 export {
   createRecordingPublisher,
   RECORDING_STREAM,

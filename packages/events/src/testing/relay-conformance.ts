@@ -214,7 +214,8 @@ export function runRelayConformance(
       const errors: unknown[] = [];
       const r = w.relay({ onError: (e) => errors.push(e) });
       await r.start();
-      await waitFor(() => r.stats().errors >= 2);
+      // Each failure takes the publisher's grace for a missing stream (it may be a restarting server).
+      await waitFor(() => r.stats().errors >= 2, { timeoutMs: 25_000 });
       expect((errors[0] as { code?: string }).code).toBe(ErrorCode.PUBLISH_FAILED);
       expect(r.stats().batches).toBe(0);
       expect(await w.f.checkpoints.load("relay")).toBeUndefined();

@@ -130,7 +130,7 @@ describe("NATS KV dedupe store", () => {
     const store = await createKvDedupeStore({ connection: transport.connection, bucket, timeoutMs: 500 });
     await store.remember("svc", "e1");
     await server.stop();
-    const err = await store.seen("svc", "e1").catch((e: unknown) => e);
+    const err = await Promise.resolve(store.seen("svc", "e1")).catch((e: unknown) => e);
     expect(isSlotwiseError(err, "TIMEOUT") || isSlotwiseError(err, "UNAVAILABLE")).toBe(true);
     await server.start();
     // File storage: the record survived the restart.

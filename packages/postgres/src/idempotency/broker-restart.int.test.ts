@@ -37,7 +37,9 @@ describe("a broker restart under load (a nats-server of the test's own)", () => 
     await pool.query(
       `CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.rows (event_id text NOT NULL, n integer NOT NULL)`,
     );
-    onTestFinished(() => pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
+    onTestFinished(async () => {
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    });
     const store = createPostgresProcessedEventStore({ pool, schema });
     const connect = (name: string) =>
       createNatsTransport({ servers: server.url, name, reconnect: { timeWaitMs: 250, jitterMs: 50 } });

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createEventBus, createEventRegistry, defineEvent } from "@slotwise/events";
-import { uniqueId, waitFor } from "@slotwise/events/testing";
+import { spawnChildProcess, uniqueId, waitFor } from "@slotwise/events/testing";
 import { createNatsTransport } from "@slotwise/nats";
 import pg from "pg";
 import { afterAll, describe, expect, it, onTestFinished } from "vitest";
@@ -26,40 +24,12 @@ interface ChildLine {
 
 /** A consumer process over `schema`, consuming `env`; its counter lines are collected. */
 function spawnConsumer(env: string, schema: string) {
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npx tsc -b\` first (npm test does)`);
-  const child: ChildProcess = spawn(process.execPath, [CHILD], {
-    env: {
-      ...process.env,
-      DATABASE_URL: connectionString,
-      NATS_URL: servers,
-      CRASH_ENV: env,
-      CRASH_SCHEMA: schema,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = spawnChildProcess<ChildLine>({
+    script: CHILD,
+    requires: [BUILT],
+    env: { DATABASE_URL: connectionString, NATS_URL: servers, CRASH_ENV: env, CRASH_SCHEMA: schema },
   });
-  const lines: ChildLine[] = [];
-  let stderr = "";
-  let buffered = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString();
-    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-      lines.push(JSON.parse(buffered.slice(0, nl)) as ChildLine);
-      buffered = buffered.slice(nl + 1);
-    }
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on("exit", (code, signal) => resolve({ code, signal }));
-  });
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await exited;
-    }
-  });
-  return { child, exited, last: (): ChildLine | undefined => lines.at(-1), stderr: () => stderr };
+  return { ...child, last: (): ChildLine | undefined => child.lines.at(-1) };
 }
 
 describe("a consumer killed mid-batch (SIGKILL) in a process of its own", () => {
@@ -106,7 +76,7 @@ describe("a consumer killed mid-batch (SIGKILL) in a process of its own", () => 
       intervalMs: 5,
       message: `the first consumer writes 2,000 rows (stderr: ${first.stderr()})`,
     });
-    first.child.kill("SIGKILL");
+    first.kill("SIGKILL");
     expect((await first.exited).signal).toBe("SIGKILL");
     const atKill = await count();
     // Killed in the middle of the batch, with work in flight.
@@ -126,7 +96,7 @@ describe("a consumer killed mid-batch (SIGKILL) in a process of its own", () => 
         message: `the second consumer finishes (stderr: ${second.stderr()})`,
       },
     );
-    second.child.kill("SIGTERM");
+    second.kill("SIGTERM");
     expect((await second.exited).code, second.stderr()).toBe(0);
 
     const { rows } = await pool.query(

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createEvent, decodeEvent, type EventStore, type Relay, type Transport } from "@slotwise/events";
-import { runRelayConformance, uniqueId, waitFor } from "@slotwise/events/testing";
+import { runRelayConformance, spawnChildProcess, uniqueId, waitFor } from "@slotwise/events/testing";
 import { createNatsTransport } from "@slotwise/nats";
 import pg from "pg";
 import { afterAll, describe, expect, it, onTestFinished } from "vitest";
@@ -57,10 +55,10 @@ interface ChildLine {
 
 /** A relay process over `schema`, publishing to `env`; its stats lines are collected. */
 function spawnRelay(schema: string, env: string, extra: Record<string, string> = {}) {
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npx tsc -b\` first (npm test does)`);
-  const child: ChildProcess = spawn(process.execPath, [CHILD], {
+  const child = spawnChildProcess<ChildLine>({
+    script: CHILD,
+    requires: [BUILT],
     env: {
-      ...process.env,
       DATABASE_URL: connectionString,
       NATS_URL: servers,
       RELAY_SCHEMA: schema,
@@ -68,39 +66,8 @@ function spawnRelay(schema: string, env: string, extra: Record<string, string> =
       RELAY_BATCH_SIZE: "100",
       ...extra,
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  const lines: ChildLine[] = [];
-  let stderr = "";
-  let buffered = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let nl = buffered.indexOf("\n");
-    while (nl >= 0) {
-      lines.push(JSON.parse(buffered.slice(0, nl)) as ChildLine);
-      buffered = buffered.slice(nl + 1);
-      nl = buffered.indexOf("\n");
-    }
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on("exit", (code, signal) => resolve({ code, signal }));
-  });
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await exited;
-    }
-  });
-  return {
-    child,
-    lines,
-    exited,
-    last: (): ChildLine => lines.filter((l) => l.state !== undefined).at(-1) ?? {},
-    stderr: () => stderr,
-  };
+  return { ...child, last: (): ChildLine => child.lines.filter((l) => l.state !== undefined).at(-1) ?? {} };
 }
 
 /** A schema, an env and its stream, a store and a transport, all gone after the test. */
@@ -184,7 +151,7 @@ describe("relay on PostgreSQL + NATS, in processes of its own", () => {
       timeoutMs: 20_000,
       message: "the restarted relay publishes the last three batches",
     });
-    restarted.child.kill("SIGTERM");
+    restarted.kill("SIGTERM");
     expect((await restarted.exited).code, restarted.stderr()).toBe(0);
     // The third batch went out twice; the server dropped the second copy (same Nats-Msg-Id).
     expect(restarted.last().duplicates).toBe(100);
@@ -218,7 +185,7 @@ describe("relay on PostgreSQL + NATS, in processes of its own", () => {
     expect(standby.stats().state).toBe("standby");
     expect(standby.stats().published).toBe(0);
 
-    active.child.kill("SIGKILL");
+    active.kill("SIGKILL");
     await active.exited;
     const second = await w.append(50);
     await waitFor(async () => standby.stats().state === "active" && (await w.count()) === 100, {
