@@ -23,6 +23,7 @@ import { runInNewContext } from "node:vm";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import {
+  ADVISORY_STREAM,
   CLOUDEVENTS_CONTENT_TYPE,
   type CloudEvent,
   CONTENT_TYPE_HEADER,
@@ -34,6 +35,7 @@ import {
   defineEvent,
   type EventBus,
   encodeEvent,
+  sweeperDurableFor,
 } from "@slotwise/events";
 import { createNatsTransport, type NatsTransport } from "@slotwise/nats";
 import { z } from "zod";
@@ -573,6 +575,7 @@ export async function runConsumeBench(options: ConsumeBenchOptions = {}): Promis
     return result;
   } finally {
     await admin.deleteStream(STREAM).catch(() => false);
+    await admin.deleteConsumer(ADVISORY_STREAM, sweeperDurableFor(STREAM)).catch(() => false);
     await admin.close();
     await nc.close();
   }

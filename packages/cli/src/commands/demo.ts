@@ -12,6 +12,7 @@ import {
   createBookingRepository,
 } from "@slotwise/booking";
 import {
+  ADVISORY_STREAM,
   type CloudEvent,
   createEventBus,
   createMemoryBroker,
@@ -23,6 +24,7 @@ import {
   type Relay,
   SlotwiseError,
   streamNameFor,
+  sweeperDurableFor,
   type Transport,
   toDeadLetter,
 } from "@slotwise/events";
@@ -173,6 +175,10 @@ async function servers(nats: string, postgres: string): Promise<Backend> {
         if (!keep) {
           await rogueTransport.deleteStream(streamNameFor(env, DOMAIN)).catch(() => false);
           await rogueTransport.deleteStream(dlqStreamNameFor(env)).catch(() => false);
+          // The bus's dead-letter sweeper left a durable on the shared advisory stream for this env's stream.
+          await rogueTransport
+            .deleteConsumer(ADVISORY_STREAM, sweeperDurableFor(streamNameFor(env, DOMAIN)))
+            .catch(() => false);
           // The store has no "drop" of its own: its transaction runs the SQL on its connection.
           await store.transaction((tx) => tx.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
         }
