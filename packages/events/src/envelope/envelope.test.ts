@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { runWithEventContext } from "../context/index.js";
 import { type EnvelopeError, isSlotwiseError } from "../errors/index.js";
@@ -200,6 +200,20 @@ describe("the registry", () => {
     );
     expect(err.code).toBe("SCHEMA_VIOLATION");
     expect(err.attribute).toBe("data.amount");
+  });
+
+  it("does not parse again the data of an event its own definition created", () => {
+    const e = Confirmed.create({ source: "s", subject: "bk-1", data: { bookingId: "bk-1", amount: 10 } });
+    const parse = vi.spyOn(Confirmed.schema, "safeParse");
+    try {
+      expect(registry.validate(e)).toBe(e);
+      expect(parse).not.toHaveBeenCalled();
+      // the same attributes in an event of other making are parsed
+      registry.validate({ ...e });
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it("names unknown types, unknown versions and failing fields", () => {

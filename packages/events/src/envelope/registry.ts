@@ -35,6 +35,12 @@ function schemaError(type: string, version: string, issues: readonly z.core.$Zod
   );
 }
 
+/**
+ * Which definition created an event (its data already parsed by that schema), so publishing it through a
+ * registry holding the same definition does not parse the data a second time on the hot path.
+ */
+const createdBy = new WeakMap<object, EventDefinition>();
+
 export function defineEvent<S extends z.ZodType>(input: DefineEventInput<S>): EventDefinition<S> {
   const { major } = parseEventType(input.type);
   const version = input.version ?? `${major}.0`;
@@ -46,9 +52,9 @@ export function defineEvent<S extends z.ZodType>(input: DefineEventInput<S>): Ev
     create(create) {
       const parsed = input.schema.safeParse(create.data);
       if (!parsed.success) throw schemaError(input.type, version, parsed.error.issues);
-      return createEvent({ ...create, type: input.type, version, data: parsed.data }) as CloudEvent<
-        z.output<S>
-      >;
+      const event = createEvent({ ...create, type: input.type, version, data: parsed.data });
+      createdBy.set(event, def);
+      return event as CloudEvent<z.output<S>>;
     },
     is(event): event is CloudEvent<z.output<S>> {
       return event.type === input.type;
@@ -148,6 +154,7 @@ class Registry implements EventRegistry {
 
   validate<T = unknown>(event: CloudEvent): CloudEvent<T> {
     const def = this.#resolve(event);
+    if (createdBy.get(event) === def) return event as CloudEvent<T>;
     const parsed = def.schema.safeParse(event.data);
     if (!parsed.success) throw schemaError(event.type, event.version, parsed.error.issues);
     return parsed.data === event.data ? (event as CloudEvent<T>) : { ...event, data: parsed.data as T };
