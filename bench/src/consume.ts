@@ -24,6 +24,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import {
   ADVISORY_STREAM,
+  advisoryStreamConfig,
   CLOUDEVENTS_CONTENT_TYPE,
   type CloudEvent,
   CONTENT_TYPE_HEADER,
@@ -525,6 +526,9 @@ export async function runConsumeBench(options: ConsumeBenchOptions = {}): Promis
   try {
     // Two stored passes at most: the memory check re-publishes under new ids, older passes roll off.
     await jsm.streams.add({ name: STREAM, subjects: [`${ENV}.booking.>`], num_replicas: 1, max_msgs: 2 * n });
+    // The bus runs with `provision: false` (as the bench's durables are made here); its dead-letter sweeper
+    // still needs the shared advisory stream, which a fresh server does not have yet.
+    await admin.ensureStream(advisoryStreamConfig());
     const publishStarted = performance.now();
     await publishAll(js, w);
     log(

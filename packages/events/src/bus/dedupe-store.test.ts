@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createMemoryDedupeStore } from "./dedupe-store.js";
 
@@ -67,5 +68,53 @@ describe("createMemoryDedupeStore", () => {
     expect(() => createMemoryDedupeStore({ ttlMs: 0 })).toThrow(
       expect.objectContaining({ code: "INVALID_OPTIONS" }),
     );
+  });
+});
+
+describe("createMemoryDedupeStore with UUID ids", () => {
+  const uuid = () => randomUUID();
+
+  it("remembers UUIDs per consumer, in either case, apart from other ids", () => {
+    const store = createMemoryDedupeStore();
+    const id = uuid();
+    expect(store.seen("a", id)).toBe(false);
+    store.remember("a", id);
+    expect(store.seen("a", id)).toBe(true);
+    expect(store.seen("a", id.toUpperCase())).toBe(true);
+    expect(store.seen("b", id)).toBe(false);
+    expect(store.seen("a", uuid())).toBe(false);
+    // One hex digit off, or the same digits without the canonical dashes: other ids.
+    const last = id.at(-1) === "0" ? "1" : "0";
+    expect(store.seen("a", id.slice(0, -1) + last)).toBe(false);
+    expect(store.seen("a", id.replaceAll("-", ""))).toBe(false);
+    expect(store.seen("a", `${id.slice(0, 35)}g`)).toBe(false);
+  });
+
+  it("keeps the newest maxEntries/2 to maxEntries ids, UUIDs and others counted together", () => {
+    const max = 1_000;
+    const store = createMemoryDedupeStore({ maxEntries: max });
+    const all = Array.from({ length: 20_000 }, (_, i) => (i % 5 === 0 ? `e${i}` : uuid()));
+    for (const [i, id] of all.entries()) {
+      store.remember(i % 2 === 0 ? "a" : "b", id);
+      if (i % 3 === 0) store.remember(i % 2 === 0 ? "a" : "b", id);
+    }
+    const kept = all.filter((id, i) => store.seen(i % 2 === 0 ? "a" : "b", id));
+    expect(kept.length).toBeGreaterThanOrEqual(max / 2);
+    expect(kept.length).toBeLessThanOrEqual(max);
+    expect(kept).toEqual(all.slice(-kept.length));
+  });
+
+  it("forgets UUIDs after their time, then remembers them again", () => {
+    vi.useFakeTimers({ now: 0 });
+    const store = createMemoryDedupeStore({ ttlMs: 1_000 });
+    const id = uuid();
+    store.remember("a", id);
+    vi.setSystemTime(1_500);
+    expect(store.seen("a", id)).toBe(true);
+    vi.setSystemTime(2_500);
+    expect(store.seen("a", id)).toBe(false);
+    store.remember("a", id);
+    expect(store.seen("a", id)).toBe(true);
+    vi.useRealTimers();
   });
 });

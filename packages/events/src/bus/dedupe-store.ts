@@ -5,6 +5,7 @@
  * after a success (a crash between effect and `remember` can still repeat it).
  */
 import { ErrorCode, SlotwiseError } from "../errors/index.js";
+import { parseUuid, UuidTable } from "./uuid-table.js";
 
 export interface DedupeStore {
   /** Whether `remember(consumer, eventId)` happened and has not expired. */
@@ -23,14 +24,23 @@ export interface MemoryDedupeOptions {
   ttlMs?: number;
 }
 
+/** One generation of remembered ids: UUIDs in a typed-array table, any other id as a string. */
+interface Generation {
+  readonly uuids: UuidTable;
+  readonly others: Map<number, Set<string>>;
+  count: number;
+  startedAt: number;
+}
+
 /**
- * A bounded in-process dedupe store, two generations of sets.
+ * A bounded in-process dedupe store, two generations.
  *
  * New ids go into the current generation; when it holds `maxEntries / 2` ids or is `ttlMs` old, it becomes
  * the previous one and the previous one is dropped whole. So an id is remembered until `maxEntries / 2`
  * newer ids came or for at least `ttlMs`, whichever ends first, and memory never exceeds `maxEntries` ids.
- * Each call is a set lookup or two: this runs once per delivered message, and a per-id expiry (a sorted
- * queue, a map walk) costs several times more for no gain in what a consumer can rely on.
+ * This runs once per delivered message: each call is a lookup or two, with no per-id expiry (a sorted queue,
+ * a map walk) that would cost several times more for no gain in what a consumer can rely on. UUIDs, nearly
+ * every id, live in a `UuidTable` (no heap object per id: see there why); other ids in sets of strings.
  */
 export function createMemoryDedupeStore(options: MemoryDedupeOptions = {}): DedupeStore {
   const maxEntries = options.maxEntries ?? DEFAULT_DEDUPE_MAX_ENTRIES;
@@ -41,36 +51,67 @@ export function createMemoryDedupeStore(options: MemoryDedupeOptions = {}): Dedu
     });
   }
   const generationSize = Math.floor(maxEntries / 2);
-  let current = new Map<string, Set<string>>();
-  let previous = new Map<string, Set<string>>();
-  let count = 0;
-  let startedAt = Date.now();
+  const generation = (): Generation => ({
+    uuids: new UuidTable(generationSize),
+    others: new Map(),
+    count: 0,
+    startedAt: Date.now(),
+  });
+  let current = generation();
+  let previous = generation();
+  /** Consumers by number: the tag of their entries. */
+  const consumers = new Map<string, number>();
 
   const rotateIfDue = (now: number): void => {
-    if (count < generationSize && now - startedAt < ttlMs) return;
+    if (current.count < generationSize && now - current.startedAt < ttlMs) return;
+    // The previous generation's table is reused as the new current one (cleared, not reallocated).
     // Two full periods without a call: the previous generation is past its time as well.
-    previous = now - startedAt >= 2 * ttlMs ? new Map() : current;
-    current = new Map();
-    count = 0;
-    startedAt = now;
+    const stale = now - current.startedAt >= 2 * ttlMs;
+    const retired = previous;
+    previous = current;
+    if (stale) {
+      previous.uuids.clear();
+      previous.others.clear();
+      previous.count = 0;
+    }
+    retired.uuids.clear();
+    retired.others.clear();
+    retired.count = 0;
+    retired.startedAt = now;
+    current = retired;
   };
+
+  const seenIn = (g: Generation, tag: number, uuid: boolean, eventId: string): boolean =>
+    uuid ? g.uuids.has(tag) : g.others.get(tag)?.has(eventId) === true;
 
   return {
     seen(consumer, eventId) {
       rotateIfDue(Date.now());
-      return current.get(consumer)?.has(eventId) === true || previous.get(consumer)?.has(eventId) === true;
+      const tag = consumers.get(consumer);
+      if (tag === undefined) return false;
+      const uuid = parseUuid(eventId);
+      return seenIn(current, tag, uuid, eventId) || seenIn(previous, tag, uuid, eventId);
     },
     remember(consumer, eventId) {
       rotateIfDue(Date.now());
-      let ids = current.get(consumer);
+      let tag = consumers.get(consumer);
+      if (tag === undefined) {
+        tag = consumers.size;
+        consumers.set(consumer, tag);
+      }
+      if (parseUuid(eventId)) {
+        if (current.uuids.add(tag)) current.count++;
+        return;
+      }
+      let ids = current.others.get(tag);
       if (ids === undefined) {
         ids = new Set();
-        current.set(consumer, ids);
+        current.others.set(tag, ids);
       }
       // One probe, not `has` then `add`: the set grows iff the id is new.
       const before = ids.size;
       ids.add(eventId);
-      if (ids.size !== before) count++;
+      if (ids.size !== before) current.count++;
     },
   };
 }

@@ -20,7 +20,8 @@ export class KeyedQueue {
   enqueue<A>(key: string, fn: (arg: A) => void | Promise<void>, arg: A): void | Promise<void>;
   enqueue(key: string, fn: () => void | Promise<void>): void | Promise<void>;
   enqueue<A>(key: string, fn: (arg?: A) => void | Promise<void>, arg?: A): void | Promise<void> {
-    const previous = this.#tails.get(key);
+    // Nothing in flight under any key (sync handlers, an idle consumer): no lookup of a fresh key.
+    const previous = this.#tails.size === 0 ? undefined : this.#tails.get(key);
     let result: void | Promise<void>;
     if (previous === undefined) {
       result = fn(arg);

@@ -107,13 +107,20 @@ function optionalString(obj: Record<string, unknown>, attribute: string): string
   return v;
 }
 
+/** The last version that passed `checkVersion`, with its major (most deliveries repeat it). */
+let lastVersion = "";
+let lastVersionMajor = -1;
+
 /** Checks `version` against the type's major version. */
 function checkVersion(version: string, major: number): void {
+  if (version === lastVersion && major === lastVersionMajor) return;
   const m = VERSION.exec(version);
   if (!m) throw invalid("version", `attribute 'version' must be MAJOR.MINOR, got "${version}"`, version);
   if (Number(m[1]) !== major) {
     throw invalid("version", `attribute 'version' ${version} does not match the type's v${major}`, version);
   }
+  lastVersion = version;
+  lastVersionMajor = major;
 }
 
 function checkMetadata(metadata: Record<string, string>): void {
@@ -243,13 +250,20 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const majors = new Map<string, number>();
 const MAX_CACHED_TYPES = 1_024;
 
+/** The last type looked up: consumers mostly see runs of one type, and comparing beats hashing a fresh string. */
+let lastType = "";
+let lastMajor = 0;
+
 function majorOf(type: string): number {
+  if (type === lastType) return lastMajor;
   let major = majors.get(type);
   if (major === undefined) {
     major = parseEventType(type).major; // throws on an invalid type, which is never cached
     if (majors.size >= MAX_CACHED_TYPES) majors.clear();
     majors.set(type, major);
   }
+  lastType = type;
+  lastMajor = major;
   return major;
 }
 

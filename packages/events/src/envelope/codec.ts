@@ -19,16 +19,16 @@ export function encodeEvent(event: CloudEvent): Uint8Array {
 }
 
 /**
- * Whether the bytes hold more than `limit` opening brackets (`{` or `[`), in strings or not. Nesting can
- * only be deeper than `limit` when this holds, and a typical event has a handful, so the native `indexOf`
- * runs stand in for the byte-by-byte scan below on the hot path.
+ * Whether the text holds more than `limit` opening brackets (`{` or `[`), in strings or not. Nesting can
+ * only be deeper than `limit` when this holds, and a typical event has a handful, so a few native
+ * `indexOf` runs on the decoded text stand in for the byte-by-byte scan below on the hot path.
  */
-function manyOpeners(bytes: Uint8Array, limit: number): boolean {
+function manyOpeners(text: string, limit: number): boolean {
   let count = 0;
-  for (let i = bytes.indexOf(0x7b); i !== -1; i = bytes.indexOf(0x7b, i + 1)) {
+  for (let i = text.indexOf("{"); i !== -1; i = text.indexOf("{", i + 1)) {
     if (++count > limit) return true;
   }
-  for (let i = bytes.indexOf(0x5b); i !== -1; i = bytes.indexOf(0x5b, i + 1)) {
+  for (let i = text.indexOf("["); i !== -1; i = text.indexOf("[", i + 1)) {
     if (++count > limit) return true;
   }
   return false;
@@ -73,7 +73,7 @@ export function parseEventBytes(bytes: Uint8Array, options: DecodeOptions = {}):
     throw new EnvelopeError(ErrorCode.INVALID_ENCODING, "data", "message is not valid UTF-8", { cause });
   }
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
-  if (manyOpeners(bytes, maxDepth) && exceedsDepth(bytes, maxDepth)) {
+  if (manyOpeners(text, maxDepth) && exceedsDepth(bytes, maxDepth)) {
     throw new EnvelopeError(ErrorCode.TOO_DEEP, "data", `JSON is nested deeper than ${maxDepth} levels`, {
       details: { limit: maxDepth },
     });

@@ -85,11 +85,18 @@ export interface EventRegistry {
    * Throws UNKNOWN_EVENT_TYPE, UNKNOWN_EVENT_VERSION or SCHEMA_VIOLATION (naming the field).
    */
   validate<T = unknown>(event: CloudEvent): CloudEvent<T>;
+  /**
+   * What `validate` puts in the returned event's `data`: the data parsed by its registered schema (the
+   * same object when the schema changes nothing). For a caller that owns the event object and replaces
+   * its `data` in place (the consumer chain, once per delivered message). Throws as `validate` does.
+   */
+  parseData(event: CloudEvent): unknown;
 }
 
 class Registry implements EventRegistry {
   readonly #byType = new Map<string, Map<string, EventDefinition>>();
   readonly #acceptNewerMinor: boolean;
+  #last: EventDefinition | undefined;
 
   constructor(options: EventRegistryOptions) {
     this.#acceptNewerMinor = options.acceptNewerMinor ?? false;
@@ -126,6 +133,10 @@ class Registry implements EventRegistry {
   }
 
   #resolve(event: CloudEvent): EventDefinition {
+    // The last exact hit first: deliveries come in runs of one type and version, and comparing two
+    // strings is cheaper than hashing the fresh ones each decoded event brings, twice.
+    const last = this.#last;
+    if (last !== undefined && event.type === last.type && event.version === last.version) return last;
     const versions = this.#byType.get(event.type);
     if (!versions) {
       throw new EnvelopeError(ErrorCode.UNKNOWN_EVENT_TYPE, "type", `unknown event type "${event.type}"`, {
@@ -133,7 +144,10 @@ class Registry implements EventRegistry {
       });
     }
     const exact = versions.get(event.version);
-    if (exact) return exact;
+    if (exact) {
+      this.#last = exact;
+      return exact;
+    }
     if (this.#acceptNewerMinor) {
       const minor = Number(event.version.split(".")[1]);
       let newest: EventDefinition | undefined;
@@ -153,11 +167,16 @@ class Registry implements EventRegistry {
   }
 
   validate<T = unknown>(event: CloudEvent): CloudEvent<T> {
+    const data = this.parseData(event);
+    return data === event.data ? (event as CloudEvent<T>) : { ...event, data: data as T };
+  }
+
+  parseData(event: CloudEvent): unknown {
     const def = this.#resolve(event);
-    if (createdBy.get(event) === def) return event as CloudEvent<T>;
+    if (createdBy.get(event) === def) return event.data;
     const parsed = def.schema.safeParse(event.data);
     if (!parsed.success) throw schemaError(event.type, event.version, parsed.error.issues);
-    return parsed.data === event.data ? (event as CloudEvent<T>) : { ...event, data: parsed.data as T };
+    return parsed.data;
   }
 }
 
