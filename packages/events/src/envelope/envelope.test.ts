@@ -208,8 +208,11 @@ describe("the registry", () => {
     try {
       expect(registry.validate(e)).toBe(e);
       expect(parse).not.toHaveBeenCalled();
-      // the same attributes in an event of other making are parsed
-      registry.validate({ ...e });
+      // the same attributes in an event of other making are checked (zod itself names what fails)
+      expect(registry.validate({ ...e })).toStrictEqual(e);
+      expect(() => registry.validate({ ...e, data: { ...e.data, amount: 1.5 } })).toThrow(
+        expect.objectContaining({ code: "SCHEMA_VIOLATION", attribute: "data.amount" }),
+      );
       expect(parse).toHaveBeenCalledTimes(1);
     } finally {
       parse.mockRestore();

@@ -17,6 +17,7 @@ export {
   encodeEvent,
   parseEventBytes,
 } from "./codec.js";
+export { compileDataCheck, type DataCheck } from "./data-check.js";
 export {
   assertEnvironment,
   DEFAULT_ENVIRONMENTS,
