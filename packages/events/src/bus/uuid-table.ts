@@ -24,6 +24,8 @@ for (let i = 0; i < 6; i++) {
 
 /** The four words of the last id parsed; `parseUuid` writes them, the table reads them. */
 const words = new Int32Array(4);
+/** The UUID whose words `words` holds ("" when none). */
+let lastParsed = "";
 
 /** Eight hex digits of `s` from `at` as one word (past the dash after four when `skipDash`), NaN if one is not hex. */
 function hexWord(s: string, at: number, skipDash: boolean): number {
@@ -47,6 +49,8 @@ function hexWord(s: string, at: number, skipDash: boolean): number {
  * count as one. UUIDs are case-insensitive by RFC 9562, so that is the right reading of them.
  */
 export function parseUuid(s: string): boolean {
+  // `remember` follows `seen` of the same id: the words are still those of the last parse.
+  if (s === lastParsed) return true;
   if (
     s.length !== 36 ||
     s.charCodeAt(8) !== 45 ||
@@ -65,6 +69,7 @@ export function parseUuid(s: string): boolean {
   words[1] = w1;
   words[2] = w2;
   words[3] = w3;
+  lastParsed = s;
   return true;
 }
 
