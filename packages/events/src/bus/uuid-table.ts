@@ -1,17 +1,18 @@
 /**
- * A set of (tag, UUID) pairs in one typed array: open addressing with linear probing, no per-entry object.
+ * A set of (tag, UUID) pairs in typed arrays: an open-addressing index (linear probing) over dense
+ * entries, no per-entry object.
  *
  * The memory dedupe store keeps up to 100,000 event ids by default, and nearly every id is a UUID
  * (`createEvent` makes them with `randomUUID`). As strings in a `Set` each one is a heap object that
  * survives to the old generation, is copied once by the scavenger and marked by every major GC, and each
- * lookup chases pointers into it. Here an id is four 32-bit words beside a tag (the consumer's number), so
- * a probe reads one short run of memory and the garbage collector never sees the entries.
+ * lookup chases pointers into it. Here an id is four 32-bit words beside a tag (the consumer's number),
+ * the garbage collector never sees the entries, and a lookup reads a small index (see `UuidTable`).
  *
  * Entries are never removed one by one: the owner clears the whole table (`clear`), which is how the
  * dedupe store retires a generation.
  */
 
-/** Words per slot: the tag (consumer number + 1; 0 marks a free slot), then the UUID's four words. */
+/** Words per entry: the tag (consumer number + 1), then the UUID's four words. */
 const STRIDE = 5;
 
 /** Hex digit values by char code; -1 for anything else. */
