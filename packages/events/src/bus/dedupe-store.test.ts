@@ -7,6 +7,23 @@ const remembered = (store: Store, consumer: string, ids: string[]) =>
   ids.filter((id) => store.seen(consumer, id));
 const ids = (n: number, prefix = "e") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
+/** Remembers `all` (some twice) for two consumers in turn, then checks what a 1,000-entry store kept. */
+function expectNewestKept(all: string[]): void {
+  const max = 1_000;
+  const store = createMemoryDedupeStore({ maxEntries: max });
+  const consumer = (i: number) => (i % 2 === 0 ? "a" : "b");
+  for (const [i, id] of all.entries()) {
+    store.remember(consumer(i), id);
+    // repeats do not count twice
+    if (i % 3 === 0) store.remember(consumer(i), id);
+  }
+  const kept = all.filter((id, i) => store.seen(consumer(i), id));
+  expect(kept.length).toBeGreaterThanOrEqual(max / 2);
+  expect(kept.length).toBeLessThanOrEqual(max);
+  // what is kept is the newest
+  expect(kept).toEqual(all.slice(-kept.length));
+}
+
 describe("createMemoryDedupeStore", () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -22,19 +39,7 @@ describe("createMemoryDedupeStore", () => {
   });
 
   it("keeps at least the newest maxEntries/2 ids and never more than maxEntries", () => {
-    const max = 1_000;
-    const store = createMemoryDedupeStore({ maxEntries: max });
-    const all = ids(20_000);
-    for (const [i, id] of all.entries()) {
-      store.remember(i % 2 === 0 ? "a" : "b", id);
-      // repeats do not count twice
-      if (i % 3 === 0) store.remember(i % 2 === 0 ? "a" : "b", id);
-    }
-    const kept = all.filter((id, i) => store.seen(i % 2 === 0 ? "a" : "b", id));
-    expect(kept.length).toBeGreaterThanOrEqual(max / 2);
-    expect(kept.length).toBeLessThanOrEqual(max);
-    // what is kept is the newest
-    expect(kept).toEqual(all.slice(-kept.length));
+    expectNewestKept(ids(20_000));
   });
 
   it("remembers an id for at least its TTL, forgets it within twice that", () => {
@@ -91,17 +96,7 @@ describe("createMemoryDedupeStore with UUID ids", () => {
   });
 
   it("keeps the newest maxEntries/2 to maxEntries ids, UUIDs and others counted together", () => {
-    const max = 1_000;
-    const store = createMemoryDedupeStore({ maxEntries: max });
-    const all = Array.from({ length: 20_000 }, (_, i) => (i % 5 === 0 ? `e${i}` : uuid()));
-    for (const [i, id] of all.entries()) {
-      store.remember(i % 2 === 0 ? "a" : "b", id);
-      if (i % 3 === 0) store.remember(i % 2 === 0 ? "a" : "b", id);
-    }
-    const kept = all.filter((id, i) => store.seen(i % 2 === 0 ? "a" : "b", id));
-    expect(kept.length).toBeGreaterThanOrEqual(max / 2);
-    expect(kept.length).toBeLessThanOrEqual(max);
-    expect(kept).toEqual(all.slice(-kept.length));
+    expectNewestKept(Array.from({ length: 20_000 }, (_, i) => (i % 5 === 0 ? `e${i}` : uuid())));
   });
 
   it("forgets UUIDs after their time, then remembers them again", () => {
