@@ -62,22 +62,21 @@ export function createMemoryDedupeStore(options: MemoryDedupeOptions = {}): Dedu
   /** Consumers by number: the tag of their entries. */
   const consumers = new Map<string, number>();
 
+  const empty = (g: Generation, now: number): void => {
+    g.uuids.clear();
+    g.others.clear();
+    g.count = 0;
+    g.startedAt = now;
+  };
+
   const rotateIfDue = (now: number): void => {
     if (current.count < generationSize && now - current.startedAt < ttlMs) return;
     // The previous generation's table is reused as the new current one (cleared, not reallocated).
     // Two full periods without a call: the previous generation is past its time as well.
-    const stale = now - current.startedAt >= 2 * ttlMs;
     const retired = previous;
     previous = current;
-    if (stale) {
-      previous.uuids.clear();
-      previous.others.clear();
-      previous.count = 0;
-    }
-    retired.uuids.clear();
-    retired.others.clear();
-    retired.count = 0;
-    retired.startedAt = now;
+    if (now - previous.startedAt >= 2 * ttlMs) empty(previous, now);
+    empty(retired, now);
     current = retired;
   };
 

@@ -88,11 +88,6 @@ export class UuidTable {
   readonly #mask: number;
   readonly #capacity: number;
   #size = 0;
-  /** Where the last miss of `has` would insert, and for which (tag, id) at which size: `add` reuses it. */
-  #missSlot = -1;
-  #missTag = 0;
-  #missId = "";
-  #missSize = -1;
 
   /** Room for `capacity` entries, the index at a load of at most one half. */
   constructor(capacity: number) {
@@ -102,20 +97,9 @@ export class UuidTable {
     this.#capacity = capacity;
   }
 
-  get size(): number {
-    return this.#size;
-  }
-
   /** Whether (tag, the UUID last parsed by `parseUuid`) is in the table. */
   has(tag: number): boolean {
-    if (this.#size === 0) return false;
-    const at = this.#find(tag + 1);
-    if (at >= 0) return true;
-    this.#missSlot = ~at;
-    this.#missTag = tag;
-    this.#missId = lastParsed;
-    this.#missSize = this.#size;
-    return false;
+    return this.#size > 0 && this.#find(tag + 1) >= 0;
   }
 
   /** Adds (tag, the UUID last parsed); false when it was there already or the table is full. */
@@ -127,15 +111,9 @@ export class UuidTable {
       this.#refs = new Int32Array(this.#mask + 1);
       this.#entries = new Int32Array(this.#capacity * STRIDE);
     }
-    let slot: number;
-    if (this.#missSize === this.#size && this.#missTag === tag && this.#missId === lastParsed) {
-      slot = this.#missSlot; // `has` just missed this id, and nothing was added since
-    } else {
-      const at = this.#find(t);
-      if (at >= 0) return false;
-      slot = ~at;
-    }
-    this.#missSize = -1;
+    const at = this.#find(t);
+    if (at >= 0) return false;
+    const slot = ~at;
     const e = this.#size * STRIDE;
     const entries = this.#entries;
     entries[e] = t;
@@ -150,7 +128,6 @@ export class UuidTable {
   }
 
   clear(): void {
-    this.#missSize = -1;
     if (this.#size === 0) return;
     this.#fingerprints.fill(0);
     this.#size = 0;
