@@ -2,8 +2,9 @@ import type { ConsumerMessages, ConsumerNotification, JetStreamClient, JsMsg } f
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { ConsumeOptions, MessageHandler, Subscription } from "@slotwise/events";
 import { ErrorCode, SlotwiseError } from "@slotwise/events";
+import type { AckWriter } from "./ack-writer.js";
 import { toSlotwiseError } from "./errors.js";
-import { NatsReceivedMessage } from "./received-message.js";
+import { NatsReceivedMessage, type SettleOwner } from "./received-message.js";
 
 export const DEFAULT_MAX_IN_FLIGHT = 256;
 /** First pause before re-creating a pull loop that nats.js ended; doubles up to the cap. */
@@ -62,11 +63,20 @@ export interface ConsumeDeps {
   js: JetStreamClient;
   /** Whether `term(reason)` may carry its reason (servers from 2.10). */
   termWithReason: boolean;
+  /** The connection's batched ack writer; without one, acks go through `JsMsg.ack()`. */
+  acks?: AckWriter;
   /** Told when the subscription has ended, so the transport forgets it. */
   onEnded: (sub: ConsumeLoop) => void;
 }
 
 type State = "running" | "stopping" | "stopped";
+
+/** Acks through the writer; the ack subject is nats.js's `JsMsgImpl.reply`, not on the `JsMsg` interface. */
+function ackThrough(acks: AckWriter, m: JsMsg): void {
+  const reply = (m as { reply?: unknown }).reply;
+  if (typeof reply === "string" && reply !== "") acks.ack(reply);
+  else m.ack();
+}
 
 function parseConsumeOptions(options: NatsConsumeOptions): { maxInFlight: number; batch: number } {
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
@@ -124,7 +134,7 @@ export class ConsumeLoop implements NatsSubscription {
     this.#stats.lastDeliveryAt = Date.now();
   };
   /** What each message sees of this loop (a plain object: no private-field access on the hot path). */
-  readonly #owner: { live: boolean; readonly termWithReason: boolean; settled(): void };
+  readonly #owner: SettleOwner & { live: boolean };
 
   private constructor(
     deps: ConsumeDeps,
@@ -140,7 +150,13 @@ export class ConsumeLoop implements NatsSubscription {
     this.#maxInFlight = maxInFlight;
     this.#batch = batch;
     this.#onStatus = options.onStatus;
-    this.#owner = { live: true, termWithReason: deps.termWithReason, settled: () => this.#settled() };
+    const acks = deps.acks;
+    this.#owner = {
+      live: true,
+      termWithReason: deps.termWithReason,
+      settled: () => this.#settled(),
+      ack: acks === undefined ? (m) => m.ack() : (m) => ackThrough(acks, m),
+    };
     this.closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -382,6 +398,7 @@ export class ConsumeLoop implements NatsSubscription {
     const messages = this.#messages;
     this.#messages = undefined;
     await messages?.close().catch(() => undefined);
+    this.#deps.acks?.flush();
     await this.#deps.nc.flush().catch(() => undefined);
     // Buffered messages never reached the handler: hand them back rather than wait out the ack wait.
     for (let i = this.#head; i < this.#buffer.length; i++) {

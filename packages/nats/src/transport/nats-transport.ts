@@ -30,6 +30,7 @@ import {
   TERM_REASON_MIN_VERSION,
   versionAtLeast,
 } from "../connection/server-version.js";
+import { type AckWriter, createAckWriter } from "./ack-writer.js";
 import {
   consumerUpdate,
   fromJsConsumerInfo,
@@ -97,6 +98,7 @@ class NatsTransportImpl implements NatsTransport {
   readonly #loops = new Set<ConsumeLoop>();
   readonly #coreSubs = new Set<CoreSubscription>();
   readonly #pipeline: PublishPipeline;
+  readonly #acks: AckWriter | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -106,6 +108,7 @@ class NatsTransportImpl implements NatsTransport {
     this.jetstream = jsm.jetstream();
     this.#owned = owned;
     this.#onError = options.onError;
+    this.#acks = createAckWriter(nc);
     this.#pipeline = new PublishPipeline(
       nc,
       (err, msg) =>
@@ -320,6 +323,7 @@ class NatsTransportImpl implements NatsTransport {
         nc: this.connection,
         js: this.jetstream,
         termWithReason: versionAtLeast(this.serverVersion(), TERM_REASON_MIN_VERSION),
+        ...(this.#acks === undefined ? {} : { acks: this.#acks }),
         onEnded: (l) => this.#loops.delete(l),
       },
       consumer,

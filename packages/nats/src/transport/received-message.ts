@@ -10,6 +10,8 @@ export interface SettleOwner {
   readonly termWithReason: boolean;
   /** Called once per message when it is settled (ack, nak or term), by the handler or by the loop. */
   settled(): void;
+  /** Sends the message's ack (through the loop's batched ack writer where there is one). May throw when closed. */
+  ack(m: JsMsg): void;
 }
 
 /**
@@ -60,7 +62,7 @@ export class NatsReceivedMessage implements ReceivedMessage {
   ack(): void {
     if (!this.#begin()) return;
     try {
-      this.#m.ack();
+      this.#owner.ack(this.#m);
     } catch {
       // the connection closed meanwhile: redelivered after the ack wait
     }

@@ -1,0 +1,109 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/**
+ * Writes the acks of one event-loop turn as one protocol command.
+ *
+ * `JsMsg.ack()` publishes through nats.js, which builds each message's protocol line as a string and
+ * encodes it into a freshly allocated `Uint8Array` (measured at about 1.3 µs an ack here, more than the
+ * rest of the ack path together). Every ack is the same command, `PUB <reply> 4\r\n+ACK\r\n`, so the
+ * writer copies the reply subjects into one reused buffer and hands the connection's protocol handler
+ * the whole turn's acks as bytes, once. The server sees exactly what `ack()` would have sent.
+ *
+ * This reaches past nats.js's public API (`NatsConnectionImpl.protocol`, exported to nats.js's own
+ * modules through `@nats-io/nats-core/internal`; the version is pinned). `createAckWriter` feature-detects
+ * it and returns undefined when it is missing, and acks then go through `JsMsg.ack()`;
+ * `ack-writer.int.test.ts` fails if the pinned nats.js stops offering it.
+ */
+export interface AckWriter {
+  /** Queues `+ACK` to `reply` for this turn's write; nothing when the connection is closed. */
+  ack(reply: string): void;
+  /** Hands the queued acks to the connection now (also done by itself at the end of the turn). */
+  flush(): void;
+}
+
+/** The slice of nats.js's connection internals the writer uses. */
+interface ProtocolInternals {
+  sendCommand(cmd: Uint8Array): void;
+  outMsgs: number;
+  outBytes: number;
+}
+
+const PUB = Buffer.from("PUB ");
+const ACK_TAIL = Buffer.from(" 4\r\n+ACK\r\n");
+/** Payload bytes of one ack, for the connection's `outBytes` statistic. */
+const ACK_PAYLOAD_BYTES = 4;
+/** Room for a few hundred acks: one command per turn at the consumer's default batch. */
+const INITIAL_BYTES = 64 * 1024;
+
+function protocolOf(nc: NatsConnection): ProtocolInternals | undefined {
+  const protocol = (nc as { protocol?: Partial<ProtocolInternals> }).protocol;
+  if (
+    protocol === undefined ||
+    typeof protocol.sendCommand !== "function" ||
+    typeof protocol.outMsgs !== "number" ||
+    typeof protocol.outBytes !== "number"
+  ) {
+    return undefined;
+  }
+  return protocol as ProtocolInternals;
+}
+
+export function createAckWriter(nc: NatsConnection): AckWriter | undefined {
+  const protocol = protocolOf(nc);
+  return protocol === undefined ? undefined : new BatchedAckWriter(nc, protocol);
+}
+
+class BatchedAckWriter implements AckWriter {
+  readonly #nc: NatsConnection;
+  readonly #protocol: ProtocolInternals;
+  #buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  #used = 0;
+  #count = 0;
+  #scheduled = false;
+  readonly #flushTask = (): void => {
+    this.#scheduled = false;
+    this.flush();
+  };
+
+  constructor(nc: NatsConnection, protocol: ProtocolInternals) {
+    this.#nc = nc;
+    this.#protocol = protocol;
+  }
+
+  ack(reply: string): void {
+    // Closed: like a dead process, the server redelivers after the ack wait.
+    if (this.#nc.isClosed()) return;
+    // A UTF-8 subject takes at most 3 bytes per UTF-16 unit.
+    const room = PUB.length + reply.length * 3 + ACK_TAIL.length;
+    if (this.#used + room > this.#buffer.length) this.#grow(room);
+    const b = this.#buffer;
+    let at = this.#used;
+    at += PUB.copy(b, at);
+    at += b.write(reply, at);
+    at += ACK_TAIL.copy(b, at);
+    this.#used = at;
+    this.#count++;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  flush(): void {
+    if (this.#used === 0) return;
+    // The protocol handler keeps the bytes until its own flush: hand it a copy, and reuse the buffer.
+    const out = Buffer.from(this.#buffer.subarray(0, this.#used));
+    this.#protocol.outMsgs += this.#count;
+    this.#protocol.outBytes += this.#count * ACK_PAYLOAD_BYTES;
+    this.#used = 0;
+    this.#count = 0;
+    if (this.#nc.isClosed()) return;
+    this.#protocol.sendCommand(out);
+  }
+
+  #grow(room: number): void {
+    if (this.#used > 0) this.flush();
+    if (room > this.#buffer.length)
+      this.#buffer = Buffer.allocUnsafe(Math.max(room, this.#buffer.length * 2));
+  }
+}
