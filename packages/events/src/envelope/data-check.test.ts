@@ -77,6 +77,12 @@ const supported: Record<string, { schema: z.ZodType; valid: unknown[] }> = {
     ],
   },
   strict: { schema: z.strictObject({ a: z.string() }), valid: [{ a: "" }] },
+  empty: { schema: z.object({}), valid: [{}] },
+  // field names are written into the generated check as string literals
+  names: {
+    schema: z.object({ 'a "quoted"\\ key': z.string(), __proto__x: z.number(), "": z.boolean() }),
+    valid: [{ 'a "quoted"\\ key': "x", __proto__x: 1, "": true }],
+  },
   loose: { schema: z.looseObject({ a: z.string() }), valid: [{ a: "", extra: { any: [1] } }] },
 };
 
@@ -166,7 +172,7 @@ describe("compileDataCheck", () => {
           if (!zod.success) refused++;
         }
       }
-      expect(total).toBeGreaterThan(50);
+      expect(total).toBeGreaterThan(probes.length);
       expect(refused).toBeGreaterThan(10);
     });
   }

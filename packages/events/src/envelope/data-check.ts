@@ -7,6 +7,13 @@
  * usually made of (objects of strings, numbers, booleans, enums, literals, arrays, optional and nullable
  * fields, with length, range, integer and pattern checks) this module builds a plain predicate instead.
  *
+ * The predicate is generated as source, one straight-line function per schema (as Ajv does for JSON
+ * Schema): every field is read by its literal name and tested inline. A generic walker over the schema
+ * would read fields by computed keys and call a closure per check, and those sites, shared by every field,
+ * stay slow in V8 (megamorphic); the generated function's each see one shape. Nothing from the schema
+ * becomes code but the field names, as JSON string literals; patterns, bounds and value sets are passed
+ * in as constants.
+ *
  * The contract is one-sided: `check(value) === true` means zod's `safeParse(value)` succeeds and its
  * output equals `value` (so `value` itself can be handed on). `false` means nothing beyond "ask zod": the
  * caller then runs `safeParse`, which produces the real error, or the real output (an object with keys
@@ -83,176 +90,180 @@ const NUMBER_FORMATS: Record<string, readonly [number, number, boolean]> = {
 
 /** Compiles `schema` to a `DataCheck`, or `undefined` when it uses anything outside the subset. */
 export function compileDataCheck(schema: z.ZodType): DataCheck | undefined {
-  return compile(schema as unknown as ZodInternals);
+  const emitter = new Emitter();
+  const code = emitter.emit(schema as unknown as ZodInternals, "v");
+  if (code === undefined) return undefined;
+  // The generated source reads its constants from `c` (see `Emitter.constant`).
+  const build = new Function("c", `return function check(v) {\n${code}\nreturn true;\n};`);
+  return build(emitter.constants) as DataCheck;
 }
 
-function compile(schema: ZodInternals): DataCheck | undefined {
-  const def = schema._zod.def;
-  if (def.coerce === true) return undefined;
-  // A schema that is itself a check (`z.iso.datetime()`, `z.int()`): only strings and numbers know theirs.
-  if (def.check !== undefined && def.type !== "string" && def.type !== "number") return undefined;
-  switch (def.type) {
-    case "string":
-      return compileString(def);
-    case "number":
-      return compileNumber(def);
-    case "boolean":
-      return none(def) ? (v) => typeof v === "boolean" : undefined;
-    case "enum":
-    case "literal": {
-      const values = schema._zod.values;
-      return none(def) && values instanceof Set ? (v) => values.has(v) : undefined;
-    }
-    case "optional": {
-      if (!none(def) || def.innerType === undefined || def.innerType._zod.optin === "defaulted")
+/**
+ * Writes the statements that check one value, held in a variable, and `return false` at the first
+ * failure. Each method returns undefined when the schema is outside the subset.
+ */
+class Emitter {
+  readonly constants: unknown[] = [];
+  #names = 0;
+
+  /** A constant the generated code reads, as an expression. */
+  constant(value: unknown): string {
+    this.constants.push(value);
+    return `c[${this.constants.length - 1}]`;
+  }
+
+  /** A fresh variable name. */
+  name(): string {
+    return `v${++this.#names}`;
+  }
+
+  emit(schema: ZodInternals, v: string): string | undefined {
+    const def = schema._zod.def;
+    if (def.coerce === true) return undefined;
+    // A schema that is itself a check (`z.iso.datetime()`, `z.int()`): only strings and numbers know theirs.
+    if (def.check !== undefined && def.type !== "string" && def.type !== "number") return undefined;
+    switch (def.type) {
+      case "string":
+        return this.#string(def, v);
+      case "number":
+        return this.#number(def, v);
+      case "boolean":
+        return none(def) ? `if (typeof ${v} !== "boolean") return false;` : undefined;
+      case "enum":
+      case "literal": {
+        const values = schema._zod.values;
+        if (!none(def) || !(values instanceof Set)) return undefined;
+        return `if (!${this.constant(values)}.has(${v})) return false;`;
+      }
+      case "optional": {
+        if (!none(def) || def.innerType === undefined || def.innerType._zod.optin === "defaulted")
+          return undefined;
+        const inner = this.emit(def.innerType, v);
+        return inner && `if (${v} !== undefined) {\n${inner}\n}`;
+      }
+      case "nullable": {
+        const inner = none(def) && def.innerType !== undefined ? this.emit(def.innerType, v) : undefined;
+        return inner && `if (${v} !== null) {\n${inner}\n}`;
+      }
+      case "array":
+        return this.#array(def, v);
+      case "object":
+        return this.#object(def, v);
+      default:
         return undefined;
-      const inner = compile(def.innerType);
-      return inner && ((v) => v === undefined || inner(v));
     }
-    case "nullable": {
-      const inner = none(def) && def.innerType !== undefined ? compile(def.innerType) : undefined;
-      return inner && ((v) => v === null || inner(v));
+  }
+
+  #pattern(pattern: RegExp, v: string): string {
+    const p = this.constant(pattern);
+    // lastIndex reset as zod does, for patterns with the g or y flag
+    return `${p}.lastIndex = 0;\nif (!${p}.test(${v})) return false;`;
+  }
+
+  /** The length checks strings and arrays share; undefined for any other check. */
+  #length(c: ZodDef, v: string): string | undefined {
+    switch (c.check) {
+      case "min_length":
+        return `if (${v}.length < ${this.constant(c.minimum)}) return false;`;
+      case "max_length":
+        return `if (${v}.length > ${this.constant(c.maximum)}) return false;`;
+      case "length_equals":
+        return `if (${v}.length !== ${this.constant(c.length)}) return false;`;
+      default:
+        return undefined;
     }
-    case "array":
-      return compileArray(def);
-    case "object":
-      return compileObject(def);
-    default:
-      return undefined;
+  }
+
+  #string(def: ZodDef, v: string): string | undefined {
+    const lines = [`if (typeof ${v} !== "string") return false;`];
+    // A format schema (`z.iso.datetime()`, `z.email()`) is its own first check.
+    if (def.check !== undefined) {
+      if (def.check !== "string_format" || !PATTERN_FORMATS.has(def.format ?? "")) return undefined;
+      if (!(def.pattern instanceof RegExp)) return undefined;
+      lines.push(this.#pattern(def.pattern, v));
+    }
+    for (const check of def.checks ?? []) {
+      const c = check._zod.def;
+      if (c.check === "string_format") {
+        if (!PATTERN_FORMATS.has(c.format ?? "") || !(c.pattern instanceof RegExp)) return undefined;
+        lines.push(this.#pattern(c.pattern, v));
+        continue;
+      }
+      const line = this.#length(c, v);
+      if (line === undefined) return undefined;
+      lines.push(line);
+    }
+    return lines.join("\n");
+  }
+
+  #number(def: ZodDef, v: string): string | undefined {
+    const lines = [`if (typeof ${v} !== "number" || !Number.isFinite(${v})) return false;`];
+    // A number format schema (`z.int()`) is its own first check.
+    const own: ZodDef[] = def.check === undefined ? [] : [def];
+    for (const c of [...own, ...(def.checks ?? []).map((check) => check._zod.def)]) {
+      switch (c.check) {
+        case "greater_than":
+          lines.push(`if (!(${v} ${c.inclusive ? ">=" : ">"} ${this.constant(c.value)})) return false;`);
+          break;
+        case "less_than":
+          lines.push(`if (!(${v} ${c.inclusive ? "<=" : "<"} ${this.constant(c.value)})) return false;`);
+          break;
+        case "number_format": {
+          const range = NUMBER_FORMATS[c.format ?? "float64"];
+          if (range === undefined) return undefined;
+          const [min, max, integer] = range;
+          const bounds = `${v} < ${this.constant(min)} || ${v} > ${this.constant(max)}`;
+          lines.push(`if (${integer ? `!Number.isSafeInteger(${v}) || ` : ""}${bounds}) return false;`);
+          break;
+        }
+        default:
+          return undefined;
+      }
+    }
+    return lines.join("\n");
+  }
+
+  #array(def: ZodDef, v: string): string | undefined {
+    if (def.element === undefined) return undefined;
+    const lines = [`if (!Array.isArray(${v})) return false;`];
+    for (const check of def.checks ?? []) {
+      const line = this.#length(check._zod.def, v);
+      if (line === undefined) return undefined;
+      lines.push(line);
+    }
+    const i = this.name();
+    const e = this.name();
+    const element = this.emit(def.element, e);
+    if (element === undefined) return undefined;
+    lines.push(`for (let ${i} = 0; ${i} < ${v}.length; ${i}++) {\nconst ${e} = ${v}[${i}];\n${element}\n}`);
+    return lines.join("\n");
+  }
+
+  #object(def: ZodDef, v: string): string | undefined {
+    if (!none(def) || def.shape === undefined) return undefined;
+    // Unknown keys: zod strips them by default (its output then differs from the input, so ask zod),
+    // refuses them for a strict object (ask zod for the error), keeps them for a loose one.
+    const catchall = def.catchall?._zod.def.type;
+    if (catchall !== undefined && catchall !== "never" && catchall !== "unknown") return undefined;
+    const lines = [`if (typeof ${v} !== "object" || ${v} === null || Array.isArray(${v})) return false;`];
+    const keys = Object.keys(def.shape);
+    for (const key of keys) {
+      const f = this.name();
+      const field = this.emit(def.shape[key]!, f);
+      if (field === undefined) return undefined;
+      lines.push(`{\nconst ${f} = ${v}[${JSON.stringify(key)}];\n${field}\n}`);
+    }
+    if (catchall !== "unknown") {
+      const k = this.name();
+      // A known key is a string of the schema's: a switch on the literals, no lookup.
+      const known = keys.map((key) => `case ${JSON.stringify(key)}: break;`).join("\n");
+      lines.push(`for (const ${k} in ${v}) {\nswitch (${k}) {\n${known}\ndefault: return false;\n}\n}`);
+    }
+    return lines.join("\n");
   }
 }
 
 /** Whether the schema carries no checks (refinements and the like live there). */
 function none(def: ZodDef): boolean {
   return def.checks === undefined || def.checks.length === 0;
-}
-
-/** `ok(v)` and every one of `tests`, as one predicate. */
-function all(ok: DataCheck, tests: DataCheck[]): DataCheck {
-  if (tests.length === 0) return ok;
-  return (v) => {
-    if (!ok(v)) return false;
-    for (let i = 0; i < tests.length; i++) if (!tests[i]!(v)) return false;
-    return true;
-  };
-}
-
-function patternTest(pattern: RegExp): DataCheck {
-  return (v) => {
-    pattern.lastIndex = 0; // as zod does, for patterns with the g or y flag
-    return pattern.test(v as string);
-  };
-}
-
-/** The length checks strings and arrays share; undefined for any other check. */
-function lengthTest(c: ZodDef): DataCheck | undefined {
-  switch (c.check) {
-    case "min_length": {
-      const min = c.minimum as number;
-      return (v) => (v as { length: number }).length >= min;
-    }
-    case "max_length": {
-      const max = c.maximum as number;
-      return (v) => (v as { length: number }).length <= max;
-    }
-    case "length_equals": {
-      const length = c.length as number;
-      return (v) => (v as { length: number }).length === length;
-    }
-    default:
-      return undefined;
-  }
-}
-
-function compileString(def: ZodDef): DataCheck | undefined {
-  const tests: DataCheck[] = [];
-  // A format schema (`z.iso.datetime()`, `z.email()`) is its own first check.
-  if (def.check !== undefined) {
-    if (def.check !== "string_format" || !PATTERN_FORMATS.has(def.format ?? "")) return undefined;
-    if (!(def.pattern instanceof RegExp)) return undefined;
-    tests.push(patternTest(def.pattern));
-  }
-  for (const check of def.checks ?? []) {
-    const c = check._zod.def;
-    if (c.check === "string_format") {
-      if (!PATTERN_FORMATS.has(c.format ?? "") || !(c.pattern instanceof RegExp)) return undefined;
-      tests.push(patternTest(c.pattern));
-      continue;
-    }
-    const t = lengthTest(c);
-    if (t === undefined) return undefined;
-    tests.push(t);
-  }
-  return all((v) => typeof v === "string", tests);
-}
-
-function compileNumber(def: ZodDef): DataCheck | undefined {
-  const tests: DataCheck[] = [];
-  // A number format schema (`z.int()`) is its own first check.
-  const own: ZodDef[] = def.check === undefined ? [] : [def];
-  for (const c of [...own, ...(def.checks ?? []).map((check) => check._zod.def)]) {
-    const bound = c.value as number;
-    switch (c.check) {
-      case "greater_than":
-        tests.push(c.inclusive ? (v) => (v as number) >= bound : (v) => (v as number) > bound);
-        break;
-      case "less_than":
-        tests.push(c.inclusive ? (v) => (v as number) <= bound : (v) => (v as number) < bound);
-        break;
-      case "number_format": {
-        const range = NUMBER_FORMATS[c.format ?? "float64"];
-        if (range === undefined) return undefined;
-        const [min, max, integer] = range;
-        tests.push(
-          integer
-            ? (v) => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
-            : (v) => (v as number) >= min && (v as number) <= max,
-        );
-        break;
-      }
-      default:
-        return undefined;
-    }
-  }
-  return all((v) => typeof v === "number" && Number.isFinite(v), tests);
-}
-
-function compileArray(def: ZodDef): DataCheck | undefined {
-  const element = def.element === undefined ? undefined : compile(def.element);
-  if (element === undefined) return undefined;
-  const tests: DataCheck[] = [];
-  for (const check of def.checks ?? []) {
-    const t = lengthTest(check._zod.def);
-    if (t === undefined) return undefined;
-    tests.push(t);
-  }
-  return all((v) => {
-    if (!Array.isArray(v)) return false;
-    for (let i = 0; i < v.length; i++) if (!element(v[i])) return false;
-    return true;
-  }, tests);
-}
-
-function compileObject(def: ZodDef): DataCheck | undefined {
-  if (!none(def) || def.shape === undefined) return undefined;
-  // Unknown keys: zod strips them by default (its output then differs from the input, so ask zod),
-  // refuses them for a strict object (ask zod for the error), keeps them for a loose one.
-  const catchall = def.catchall?._zod.def.type;
-  if (catchall !== undefined && catchall !== "never" && catchall !== "unknown") return undefined;
-  const keepUnknown = catchall === "unknown";
-  const keys = Object.keys(def.shape);
-  const fields: DataCheck[] = [];
-  for (const key of keys) {
-    const field = compile(def.shape[key]!);
-    if (field === undefined) return undefined;
-    fields.push(field);
-  }
-  const known = new Set(keys);
-  return (v) => {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-    const o = v as Record<string, unknown>;
-    for (let i = 0; i < keys.length; i++) if (!fields[i]!(o[keys[i]!])) return false;
-    if (!keepUnknown) for (const key in o) if (!known.has(key)) return false;
-    return true;
-  };
 }
