@@ -2,7 +2,7 @@ import { AckPolicy, type JsMsg, jetstream, jetstreamManager, StorageType } from 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { uniqueId, waitFor } from "@slotwise/events/testing";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { createAckWriter } from "./ack-writer.js";
+import { ackSubjectOf, createAckWriter } from "./ack-writer.js";
 import { ConsumeLoop } from "./consume.js";
 
 const servers = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -65,6 +65,15 @@ describe("batched ack writer", () => {
     expect(createAckWriter({} as NatsConnection)).toBeUndefined();
   });
 
+  it("reads a delivery's ack subject as the bytes nats.js received", async () => {
+    const { fetchAll } = await fixture(1);
+    const [m] = await fetchAll();
+    const subject = ackSubjectOf(m!);
+    expect(subject).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(subject as Uint8Array).toString()).toBe(replyOf(m!));
+    expect(replyOf(m!)).toMatch(/^\$JS\.ACK\./);
+  });
+
   it("acks a turn's messages in one command, and the server takes every ack (none redelivered)", async () => {
     const n = 200;
     const { nc, jsm, stream, fetchAll } = await fixture(n);
@@ -74,7 +83,7 @@ describe("batched ack writer", () => {
     await nc.flush();
     const before = nc.stats().outMsgs;
     const commands = countAckCommands(nc);
-    for (const m of messages) writer.ack(replyOf(m));
+    for (const m of messages) writer.ack(ackSubjectOf(m)!);
     await Promise.resolve(); // the writer hands its batch over at the end of the turn
     expect(commands.count).toBe(1);
     expect(nc.stats().outMsgs - before).toBe(n);
@@ -90,7 +99,7 @@ describe("batched ack writer", () => {
     expect(after.delivered.consumer_seq).toBe(n);
   });
 
-  it("splits a turn with more acks than its buffer holds, and flush() sends at once", async () => {
+  it("splits a turn with more acks than its buffer holds, takes subjects as strings, and flush() sends at once", async () => {
     const n = 1_200; // about 80 KiB of acks
     const { nc, jsm, stream, fetchAll } = await fixture(n);
     const writer = createAckWriter(nc)!;

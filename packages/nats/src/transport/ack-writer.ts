@@ -1,3 +1,4 @@
+import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 /**
@@ -9,14 +10,16 @@ import type { NatsConnection } from "@nats-io/transport-node";
  * writer copies the reply subjects into one reused buffer and hands the connection's protocol handler
  * the whole turn's acks as bytes, once. The server sees exactly what `ack()` would have sent.
  *
+ * The ack subject is copied as the bytes nats.js received (`ackSubjectOf`), so it is never decoded.
+ *
  * This reaches past nats.js's public API (`NatsConnectionImpl.protocol`, exported to nats.js's own
- * modules through `@nats-io/nats-core/internal`; the version is pinned). `createAckWriter` feature-detects
- * it and returns undefined when it is missing, and acks then go through `JsMsg.ack()`;
- * `ack-writer.int.test.ts` fails if the pinned nats.js stops offering it.
+ * modules through `@nats-io/nats-core/internal`, and a received message's raw fields; the version is
+ * pinned). Both are feature-detected: `createAckWriter` returns undefined without the first, and acks then
+ * go through `JsMsg.ack()`; `ack-writer.int.test.ts` fails if the pinned nats.js stops offering either.
  */
 export interface AckWriter {
-  /** Queues `+ACK` to `reply` for this turn's write; nothing when the connection is closed. */
-  ack(reply: string): void;
+  /** Queues `+ACK` to the ack subject for this turn's write; nothing when the connection is closed. */
+  ack(subject: Uint8Array | string): void;
   /** Hands the queued acks to the connection now (also done by itself at the end of the turn). */
   flush(): void;
 }
@@ -34,6 +37,17 @@ const ACK_TAIL = Buffer.from(" 4\r\n+ACK\r\n");
 const ACK_PAYLOAD_BYTES = 4;
 /** Room for a few hundred acks: one command per turn at the consumer's default batch. */
 const INITIAL_BYTES = 64 * 1024;
+
+/**
+ * A delivery's ack subject: the bytes nats.js parsed it from (`MsgImpl._msg.reply`) where the message
+ * exposes them, else the public string (`JsMsgImpl.reply`, decoded on first read), else undefined.
+ */
+export function ackSubjectOf(m: JsMsg): Uint8Array | string | undefined {
+  const raw = (m as { msg?: { _msg?: { reply?: unknown } } }).msg?._msg?.reply;
+  if (raw instanceof Uint8Array && raw.length > 0) return raw;
+  const reply = (m as { reply?: unknown }).reply;
+  return typeof reply === "string" && reply !== "" ? reply : undefined;
+}
 
 function protocolOf(nc: NatsConnection): ProtocolInternals | undefined {
   const protocol = (nc as { protocol?: Partial<ProtocolInternals> }).protocol;
@@ -70,16 +84,21 @@ class BatchedAckWriter implements AckWriter {
     this.#protocol = protocol;
   }
 
-  ack(reply: string): void {
+  ack(subject: Uint8Array | string): void {
     // Closed: like a dead process, the server redelivers after the ack wait.
     if (this.#nc.isClosed()) return;
-    // A UTF-8 subject takes at most 3 bytes per UTF-16 unit.
-    const room = PUB.length + reply.length * 3 + ACK_TAIL.length;
+    // A string in UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const bytes = typeof subject === "string" ? subject.length * 3 : subject.length;
+    const room = PUB.length + bytes + ACK_TAIL.length;
     if (this.#used + room > this.#buffer.length) this.#grow(room);
     const b = this.#buffer;
     let at = this.#used;
     at += PUB.copy(b, at);
-    at += b.write(reply, at);
+    if (typeof subject === "string") at += b.write(subject, at);
+    else {
+      b.set(subject, at);
+      at += subject.length;
+    }
     at += ACK_TAIL.copy(b, at);
     this.#used = at;
     this.#count++;

@@ -2,7 +2,7 @@ import type { ConsumerMessages, ConsumerNotification, JetStreamClient, JsMsg } f
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { ConsumeOptions, MessageHandler, Subscription } from "@slotwise/events";
 import { ErrorCode, SlotwiseError } from "@slotwise/events";
-import type { AckWriter } from "./ack-writer.js";
+import { type AckWriter, ackSubjectOf } from "./ack-writer.js";
 import { toSlotwiseError } from "./errors.js";
 import { NatsReceivedMessage, type SettleOwner } from "./received-message.js";
 
@@ -71,11 +71,10 @@ export interface ConsumeDeps {
 
 type State = "running" | "stopping" | "stopped";
 
-/** Acks through the writer; the ack subject is nats.js's `JsMsgImpl.reply`, not on the `JsMsg` interface. */
 function ackThrough(acks: AckWriter, m: JsMsg): void {
-  const reply = (m as { reply?: unknown }).reply;
-  if (typeof reply === "string" && reply !== "") acks.ack(reply);
-  else m.ack();
+  const subject = ackSubjectOf(m);
+  if (subject === undefined) m.ack();
+  else acks.ack(subject);
 }
 
 function parseConsumeOptions(options: NatsConsumeOptions): { maxInFlight: number; batch: number } {
