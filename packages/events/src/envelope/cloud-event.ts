@@ -199,26 +199,49 @@ export function toCloudEvent(obj: Record<string, unknown>): CloudEvent {
       `attribute 'specversion' must be "1.0", got ${JSON.stringify(specversion)}`,
     );
   }
-  const id = requireString(obj, "id");
-  const source = requireString(obj, "source");
-  const type = requireString(obj, "type");
+  // Each attribute is read by its literal name (not through a helper taking the name, whose one
+  // computed-key read would serve every attribute and stay slow): this runs once per delivered message.
+  const id = obj.id;
+  if (typeof id !== "string" || id === "") throw notAString("id", id);
+  const source = obj.source;
+  if (typeof source !== "string" || source === "") throw notAString("source", source);
+  const type = obj.type;
+  if (typeof type !== "string" || type === "") throw notAString("type", type);
   const major = majorOf(type);
-  const subject = requireString(obj, "subject");
-  const time = requireString(obj, "time");
+  const subject = obj.subject;
+  if (typeof subject !== "string" || subject === "") throw notAString("subject", subject);
+  const time = obj.time;
+  if (typeof time !== "string" || time === "") throw notAString("time", time);
   if (!RFC3339.test(time)) throw invalid("time", `attribute 'time' must be RFC 3339, got "${time}"`, time);
-  const datacontenttype = requireString(obj, "datacontenttype");
+  const datacontenttype = obj.datacontenttype;
+  if (typeof datacontenttype !== "string" || datacontenttype === "") {
+    throw notAString("datacontenttype", datacontenttype);
+  }
   if (!("data" in obj)) throw invalid("data", "attribute 'data' is required");
-  const correlationid = requireString(obj, "correlationid");
-  const version = requireString(obj, "version");
+  const correlationid = obj.correlationid;
+  if (typeof correlationid !== "string" || correlationid === "") {
+    throw notAString("correlationid", correlationid);
+  }
+  const version = obj.version;
+  if (typeof version !== "string" || version === "") throw notAString("version", version);
   checkVersion(version, major);
-  const causationid = optionalString(obj, "causationid");
-  const traceparent = optionalString(obj, "traceparent");
-  const tracestate = optionalString(obj, "tracestate");
+  const causationid = obj.causationid;
+  if (causationid !== undefined && (typeof causationid !== "string" || causationid === "")) {
+    throw notANonEmptyString("causationid", causationid);
+  }
+  const traceparent = obj.traceparent;
+  if (traceparent !== undefined && (typeof traceparent !== "string" || traceparent === "")) {
+    throw notANonEmptyString("traceparent", traceparent);
+  }
+  const tracestate = obj.tracestate;
+  if (tracestate !== undefined && (typeof tracestate !== "string" || tracestate === "")) {
+    throw notANonEmptyString("tracestate", tracestate);
+  }
   let metadata: Record<string, string> | undefined;
   for (const key in obj) {
-    if (RESERVED_ATTRIBUTES.has(key)) continue;
+    if (isReservedAttribute(key)) continue;
     const value = obj[key];
-    if (typeof value !== "string" || !METADATA_KEY.test(key)) {
+    if (typeof value !== "string" || !isMetadataKey(key)) {
       throw invalid(key, `extension attribute "${key}" must be a string named [a-z0-9]{1,20}`, value);
     }
     if (metadata === undefined) metadata = {};
@@ -238,10 +261,62 @@ export function toCloudEvent(obj: Record<string, unknown>): CloudEvent {
     version,
     metadata: metadata ?? EMPTY,
   };
-  if (causationid !== undefined) event.causationid = causationid;
-  if (traceparent !== undefined) event.traceparent = traceparent;
-  if (tracestate !== undefined) event.tracestate = tracestate;
+  if (causationid !== undefined) event.causationid = causationid as string;
+  if (traceparent !== undefined) event.traceparent = traceparent as string;
+  if (tracestate !== undefined) event.tracestate = tracestate as string;
   return event;
+}
+
+/** `requireString`'s error for a value that failed its check. */
+function notAString(attribute: string, v: unknown): EnvelopeError {
+  if (v === undefined || v === null || v === "") {
+    return invalid(attribute, `attribute '${attribute}' is required`);
+  }
+  return invalid(attribute, `attribute '${attribute}' must be a string`, v);
+}
+
+/** `optionalString`'s error for a value that failed its check. */
+function notANonEmptyString(attribute: string, v: unknown): EnvelopeError {
+  return invalid(attribute, `attribute '${attribute}' must be a non-empty string`, v);
+}
+
+/**
+ * Whether `key` is in `RESERVED_ATTRIBUTES`, as a switch on the names: the wire's keys are compared as
+ * interned strings, no hashing, and every key of every delivered event passes here.
+ * `cloud-event.test.ts` holds the two to the same names.
+ */
+export function isReservedAttribute(key: string): boolean {
+  switch (key) {
+    case "id":
+    case "source":
+    case "specversion":
+    case "type":
+    case "subject":
+    case "time":
+    case "datacontenttype":
+    case "dataschema":
+    case "data":
+    case "data_base64":
+    case "correlationid":
+    case "causationid":
+    case "version":
+    case "traceparent":
+    case "tracestate":
+    case "metadata":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The last extension attribute name that passed `METADATA_KEY` (events of a stream repeat theirs). */
+let lastMetadataKey = "";
+
+function isMetadataKey(key: string): boolean {
+  if (key === lastMetadataKey) return true;
+  if (!METADATA_KEY.test(key)) return false;
+  lastMetadataKey = key;
+  return true;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

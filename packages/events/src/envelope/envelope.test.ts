@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { runWithEventContext } from "../context/index.js";
 import { type EnvelopeError, isSlotwiseError } from "../errors/index.js";
-import { createEvent, toWireObject } from "./cloud-event.js";
+import { createEvent, isReservedAttribute, RESERVED_ATTRIBUTES, toWireObject } from "./cloud-event.js";
 import { decodeEvent, encodeEvent } from "./codec.js";
 import { parseSubject, streamNameFor, subjectFor } from "./naming.js";
 import { createEventRegistry, defineEvent } from "./registry.js";
@@ -149,6 +149,34 @@ describe("the wire format", () => {
     delete wire[attribute];
     const err = refusal(() => decodeEvent(new TextEncoder().encode(JSON.stringify(wire))));
     expect(err.attribute).toBe(attribute);
+  });
+
+  it.each([
+    ["id", 5, "attribute 'id' must be a string"],
+    ["subject", null, "attribute 'subject' is required"],
+    ["version", "", "attribute 'version' is required"],
+    ["causationid", "", "attribute 'causationid' must be a non-empty string"],
+    ["traceparent", 3, "attribute 'traceparent' must be a non-empty string"],
+    ["tenant", 7, 'extension attribute "tenant" must be a string named [a-z0-9]{1,20}'],
+    ["Bad-Key", "x", 'extension attribute "Bad-Key" must be a string named [a-z0-9]{1,20}'],
+  ])("refuses %s = %j, naming it and what is wrong", (attribute, value, message) => {
+    const wire = { ...toWireObject(createEvent(valid)), [attribute]: value };
+    const err = refusal(() => decodeEvent(new TextEncoder().encode(JSON.stringify(wire))));
+    expect(err.attribute).toBe(attribute);
+    expect(err.message).toBe(message);
+  });
+
+  it("skips reserved attributes it does not keep, and gathers every other one into metadata", () => {
+    const wire = { ...toWireObject(createEvent(valid)), dataschema: "s", metadata: "m", region: "eu" };
+    const back = decodeEvent(new TextEncoder().encode(JSON.stringify(wire)));
+    expect(back.metadata).toEqual({ region: "eu" });
+    expect(back).not.toHaveProperty("dataschema");
+  });
+
+  it("knows the reserved attribute names in one list", () => {
+    for (const name of RESERVED_ATTRIBUTES) expect(isReservedAttribute(name), name).toBe(true);
+    for (const name of ["tenant", "ID", "data_", "metadatas", ""])
+      expect(isReservedAttribute(name)).toBe(false);
   });
 
   it("refuses invalid UTF-8 and oversized messages", () => {
