@@ -119,8 +119,11 @@ describe("consumption across a broker outage (a nats-server of the test's own)",
     });
     const env = `s${uniqueId(8)}`;
     onTestFinished(async () => {
+      // A connection of its own: the bus closed its transport by now (hooks run last-registered first).
+      const admin = await createNatsTransport({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
       for (const s of ["RECON", "DLQ"])
-        await transport.deleteStream(`${env.toUpperCase()}_${s}`).catch(() => false);
+        await admin.deleteStream(`${env.toUpperCase()}_${s}`).catch(() => false);
+      await admin.close();
     });
     const w = watch();
     const recoveries: unknown[] = [];
