@@ -73,6 +73,9 @@ describe("createMemoryDedupeStore", () => {
     expect(() => createMemoryDedupeStore({ ttlMs: 0 })).toThrow(
       expect.objectContaining({ code: "INVALID_OPTIONS" }),
     );
+    expect(() => createMemoryDedupeStore({ maxEntries: 2 ** 26 })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS" }),
+    );
   });
 });
 

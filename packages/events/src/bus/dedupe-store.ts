@@ -5,7 +5,7 @@
  * after a success (a crash between effect and `remember` can still repeat it).
  */
 import { ErrorCode, SlotwiseError } from "../errors/index.js";
-import { parseUuid, UuidTable } from "./uuid-table.js";
+import { MAX_UUID_TABLE_CAPACITY, parseUuid, UuidTable } from "./uuid-table.js";
 
 export interface DedupeStore {
   /** Whether `remember(consumer, eventId)` happened and has not expired. */
@@ -16,6 +16,8 @@ export interface DedupeStore {
 
 export const DEFAULT_DEDUPE_MAX_ENTRIES = 100_000;
 export const DEFAULT_DEDUPE_TTL_MS = 600_000;
+/** Two generations of the largest UUID table (about 33.5 million ids, 670 MiB). */
+export const MAX_DEDUPE_MAX_ENTRIES = 2 * MAX_UUID_TABLE_CAPACITY + 1;
 
 export interface MemoryDedupeOptions {
   /** Ids remembered at most (all consumers together). @default 100000 */
@@ -45,10 +47,12 @@ interface Generation {
 export function createMemoryDedupeStore(options: MemoryDedupeOptions = {}): DedupeStore {
   const maxEntries = options.maxEntries ?? DEFAULT_DEDUPE_MAX_ENTRIES;
   const ttlMs = options.ttlMs ?? DEFAULT_DEDUPE_TTL_MS;
-  if (!(maxEntries >= 2) || !(ttlMs > 0)) {
-    throw new SlotwiseError(ErrorCode.INVALID_OPTIONS, "maxEntries must be ≥ 2 and ttlMs > 0", {
-      details: { maxEntries, ttlMs },
-    });
+  if (!(maxEntries >= 2 && maxEntries <= MAX_DEDUPE_MAX_ENTRIES) || !(ttlMs > 0)) {
+    throw new SlotwiseError(
+      ErrorCode.INVALID_OPTIONS,
+      `maxEntries must be 2 to ${MAX_DEDUPE_MAX_ENTRIES} and ttlMs > 0`,
+      { details: { maxEntries, ttlMs } },
+    );
   }
   const generationSize = Math.floor(maxEntries / 2);
   const generation = (): Generation => ({

@@ -74,27 +74,39 @@ export function parseUuid(s: string): boolean {
   return true;
 }
 
+/** Entries a table can hold: an entry's number and at least 8 fingerprint bits share a 32-bit slot. */
+export const MAX_UUID_TABLE_CAPACITY = 2 ** 24 - 1;
+
 export class UuidTable {
   /**
-   * The index: per slot a 32-bit fingerprint of its entry's hash (0: free) and the entry's number. A
-   * lookup of a new id (the common case) reads only `#fingerprints`, 4 bytes a slot, which for the
-   * default 50,000 entries a generation is 512 KiB and stays in a core's cache; `#entries` is read only
-   * when a fingerprint matches. Allocated on the first `add`: a store that never dedupes costs nothing.
+   * The index, one 32-bit word a slot (0: free): the high bits a fingerprint of the entry's hash, the low
+   * `#refBits` the entry's number + 1. A lookup of a new id (the common case) reads one slot word, and
+   * its add writes that same cache line; `#entries` is read only when a fingerprint matches. For the
+   * default 50,000 entries a generation the index is 512 KiB. (Fingerprints and entry numbers in two
+   * arrays cost a second cache miss on every add, and the dedupe store adds every new id.) Allocated on
+   * the first `add`: a store that never dedupes costs nothing.
    */
-  #fingerprints = new Int32Array(0);
-  #refs = new Int32Array(0);
+  #slots = new Int32Array(0);
   /** Entries in insertion order, `STRIDE` words each. */
   #entries = new Int32Array(0);
   readonly #mask: number;
   readonly #capacity: number;
+  readonly #refBits: number;
+  readonly #refMask: number;
   #size = 0;
 
-  /** Room for `capacity` entries, the index at a load of at most one half. */
+  /** Room for `capacity` entries (at most `MAX_UUID_TABLE_CAPACITY`), the index at a load of at most one half. */
   constructor(capacity: number) {
+    if (!(capacity >= 1 && capacity <= MAX_UUID_TABLE_CAPACITY)) {
+      throw new RangeError(`a UUID table holds 1 to ${MAX_UUID_TABLE_CAPACITY} entries, not ${capacity}`);
+    }
     let slots = 16;
     while (slots < capacity * 2) slots *= 2;
     this.#mask = slots - 1;
     this.#capacity = capacity;
+    // Entry numbers + 1 run from 1 to capacity: never 0, so a used slot is never 0.
+    this.#refBits = 32 - Math.clz32(capacity);
+    this.#refMask = 2 ** this.#refBits - 1;
   }
 
   /** Whether (tag, the UUID last parsed by `parseUuid`) is in the table. */
@@ -106,14 +118,12 @@ export class UuidTable {
   add(tag: number): boolean {
     const t = tag + 1;
     if (this.#size >= this.#capacity) return false;
-    if (this.#fingerprints.length === 0) {
-      this.#fingerprints = new Int32Array(this.#mask + 1);
-      this.#refs = new Int32Array(this.#mask + 1);
+    if (this.#slots.length === 0) {
+      this.#slots = new Int32Array(this.#mask + 1);
       this.#entries = new Int32Array(this.#capacity * STRIDE);
     }
     const at = this.#find(t);
     if (at >= 0) return false;
-    const slot = ~at;
     const e = this.#size * STRIDE;
     const entries = this.#entries;
     entries[e] = t;
@@ -121,30 +131,32 @@ export class UuidTable {
     entries[e + 2] = words[1]!;
     entries[e + 3] = words[2]!;
     entries[e + 4] = words[3]!;
-    this.#fingerprints[slot] = fingerprint(t);
-    this.#refs[slot] = this.#size;
     this.#size++;
+    this.#slots[~at] = (hash(t) >>> this.#refBits) * (this.#refMask + 1) + this.#size;
     return true;
   }
 
   clear(): void {
     if (this.#size === 0) return;
-    this.#fingerprints.fill(0);
+    this.#slots.fill(0);
     this.#size = 0;
   }
 
   /** The slot of the entry if present, else the bitwise NOT of the free slot where it would go. */
   #find(t: number): number {
-    const fingerprints = this.#fingerprints;
+    const slots = this.#slots;
     const entries = this.#entries;
-    const f = fingerprint(t);
+    const h = hash(t);
+    const refBits = this.#refBits;
+    const refMask = this.#refMask;
+    const f = h >>> refBits;
     const mask = this.#mask;
-    // The fingerprint's low bit is always set: the start slot comes from the bits above it.
-    for (let slot = (f >>> 1) & mask; ; slot = (slot + 1) & mask) {
-      const g = fingerprints[slot];
+    // The start slot from the hash's low bits, the fingerprint from its high ones.
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const g = slots[slot]!;
       if (g === 0) return ~slot;
-      if (g === f) {
-        const e = this.#refs[slot]! * STRIDE;
+      if (g >>> refBits === f) {
+        const e = ((g & refMask) - 1) * STRIDE;
         if (
           entries[e] === t &&
           entries[e + 1] === words[0] &&
@@ -160,14 +172,15 @@ export class UuidTable {
 }
 
 /**
- * A hash of (tag, the last parsed UUID), never 0. Random UUIDs are random in every word but the version
- * nibble; all words are mixed anyway, as other versions (time-ordered v7, say) share their leading words.
+ * A 32-bit hash of (tag, the last parsed UUID), unsigned. Random UUIDs are random in every word but the
+ * version nibble; all words are mixed anyway, as other versions (time-ordered v7, say) share their
+ * leading words.
  */
-function fingerprint(t: number): number {
+function hash(t: number): number {
   let h = Math.imul(
     words[0]! ^ Math.imul(words[1]!, 0x9e3779b1) ^ Math.imul(words[2]!, 0x85ebca77) ^ words[3]! ^ t,
     0xc2b2ae3d,
   );
   h ^= h >>> 16;
-  return h | 1;
+  return h >>> 0;
 }
