@@ -177,6 +177,15 @@ describe("compileDataCheck", () => {
     });
   }
 
+  it("compiles a schema once, however many registries register it", () => {
+    const schema = z.object({ a: z.string() });
+    expect(compileDataCheck(schema)).toBe(compileDataCheck(schema));
+    expect(compileDataCheck(z.object({ a: z.string() }))).not.toBe(compileDataCheck(schema));
+    const outside = z.string().transform((s) => s.length);
+    expect(compileDataCheck(outside)).toBeUndefined();
+    expect(compileDataCheck(outside)).toBeUndefined();
+  });
+
   it("leaves to zod what it cannot decide exactly", () => {
     const outside: z.ZodType[] = [
       z.string().transform((s) => s.length),

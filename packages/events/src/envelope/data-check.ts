@@ -90,6 +90,20 @@ const NUMBER_FORMATS: Record<string, readonly [number, number, boolean]> = {
 
 /** Compiles `schema` to a `DataCheck`, or `undefined` when it uses anything outside the subset. */
 export function compileDataCheck(schema: z.ZodType): DataCheck | undefined {
+  const cached = compiled.get(schema);
+  if (cached !== undefined) return cached ?? undefined;
+  const check = compile(schema);
+  compiled.set(schema, check ?? null);
+  return check;
+}
+
+/**
+ * Checks by schema (zod schemas are immutable): every registry registering a definition shares its one
+ * function, which V8 then optimizes once, not once per registry (a service, or a test, makes many).
+ */
+const compiled = new WeakMap<z.ZodType, DataCheck | null>();
+
+function compile(schema: z.ZodType): DataCheck | undefined {
   const emitter = new Emitter();
   const code = emitter.emit(schema as unknown as ZodInternals, "v");
   if (code === undefined) return undefined;
