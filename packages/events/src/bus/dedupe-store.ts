@@ -16,7 +16,7 @@ export interface DedupeStore {
 
 export const DEFAULT_DEDUPE_MAX_ENTRIES = 100_000;
 export const DEFAULT_DEDUPE_TTL_MS = 600_000;
-/** Two generations of the largest UUID table (about 33.5 million ids, 670 MiB). */
+/** Two generations of the largest UUID table (about 33.5 million ids, some 940 MiB). */
 export const MAX_DEDUPE_MAX_ENTRIES = 2 * MAX_UUID_TABLE_CAPACITY + 1;
 
 export interface MemoryDedupeOptions {

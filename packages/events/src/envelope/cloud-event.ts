@@ -91,20 +91,28 @@ function invalid(attribute: string, message: string, value?: unknown): EnvelopeE
 
 function requireString(obj: Record<string, unknown>, attribute: string): string {
   const v = obj[attribute];
-  if (v === undefined || v === null || v === "") {
-    throw invalid(attribute, `attribute '${attribute}' is required`);
-  }
-  if (typeof v !== "string") throw invalid(attribute, `attribute '${attribute}' must be a string`, v);
+  if (typeof v !== "string" || v === "") throw notAString(attribute, v);
   return v;
 }
 
 function optionalString(obj: Record<string, unknown>, attribute: string): string | undefined {
   const v = obj[attribute];
   if (v === undefined) return undefined;
-  if (typeof v !== "string" || v === "") {
-    throw invalid(attribute, `attribute '${attribute}' must be a non-empty string`, v);
-  }
+  if (typeof v !== "string" || v === "") throw notANonEmptyString(attribute, v);
   return v;
+}
+
+/** A required attribute's error for a value that is not a non-empty string. */
+function notAString(attribute: string, v: unknown): EnvelopeError {
+  if (v === undefined || v === null || v === "") {
+    return invalid(attribute, `attribute '${attribute}' is required`);
+  }
+  return invalid(attribute, `attribute '${attribute}' must be a string`, v);
+}
+
+/** An optional attribute's error for a value that is not a non-empty string. */
+function notANonEmptyString(attribute: string, v: unknown): EnvelopeError {
+  return invalid(attribute, `attribute '${attribute}' must be a non-empty string`, v);
 }
 
 /** The last version that passed `checkVersion`, with its major (most deliveries repeat it). */
@@ -265,19 +273,6 @@ export function toCloudEvent(obj: Record<string, unknown>): CloudEvent {
   if (traceparent !== undefined) event.traceparent = traceparent as string;
   if (tracestate !== undefined) event.tracestate = tracestate as string;
   return event;
-}
-
-/** `requireString`'s error for a value that failed its check. */
-function notAString(attribute: string, v: unknown): EnvelopeError {
-  if (v === undefined || v === null || v === "") {
-    return invalid(attribute, `attribute '${attribute}' is required`);
-  }
-  return invalid(attribute, `attribute '${attribute}' must be a string`, v);
-}
-
-/** `optionalString`'s error for a value that failed its check. */
-function notANonEmptyString(attribute: string, v: unknown): EnvelopeError {
-  return invalid(attribute, `attribute '${attribute}' must be a non-empty string`, v);
 }
 
 /**

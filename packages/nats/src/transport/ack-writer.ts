@@ -70,7 +70,8 @@ export function createAckWriter(nc: NatsConnection): AckWriter | undefined {
 class BatchedAckWriter implements AckWriter {
   readonly #nc: NatsConnection;
   readonly #protocol: ProtocolInternals;
-  #buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  /** Allocated at the first ack: a transport that never consumes holds none. */
+  #buffer = Buffer.alloc(0);
   #used = 0;
   #count = 0;
   #scheduled = false;
@@ -112,17 +113,19 @@ class BatchedAckWriter implements AckWriter {
     if (this.#used === 0) return;
     // The protocol handler keeps the bytes until its own flush: hand it a copy, and reuse the buffer.
     const out = Buffer.from(this.#buffer.subarray(0, this.#used));
-    this.#protocol.outMsgs += this.#count;
-    this.#protocol.outBytes += this.#count * ACK_PAYLOAD_BYTES;
+    const count = this.#count;
     this.#used = 0;
     this.#count = 0;
     if (this.#nc.isClosed()) return;
+    this.#protocol.outMsgs += count;
+    this.#protocol.outBytes += count * ACK_PAYLOAD_BYTES;
     this.#protocol.sendCommand(out);
   }
 
   #grow(room: number): void {
     if (this.#used > 0) this.flush();
-    if (room > this.#buffer.length)
-      this.#buffer = Buffer.allocUnsafe(Math.max(room, this.#buffer.length * 2));
+    if (room > this.#buffer.length) {
+      this.#buffer = Buffer.allocUnsafe(Math.max(room, INITIAL_BYTES, this.#buffer.length * 2));
+    }
   }
 }
