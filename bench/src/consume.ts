@@ -561,6 +561,7 @@ export async function runConsumeBench(options: ConsumeBenchOptions = {}): Promis
         (side === "raw" ? raw : ours).push(eps);
         log(`consume: round ${r} ${side.padEnd(4)} ${Math.round(eps)} events/s`);
       }
+      log(`consume: round ${r} ours/raw ${(ours[r - 1]! / raw[r - 1]!).toFixed(3)}`);
     }
 
     const result: ConsumeBenchResult = {
