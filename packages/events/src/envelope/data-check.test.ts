@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { createEvent } from "./cloud-event.js";
 import { compileDataCheck } from "./data-check.js";
@@ -184,6 +184,23 @@ describe("compileDataCheck", () => {
     const outside = z.string().transform((s) => s.length);
     expect(compileDataCheck(outside)).toBeUndefined();
     expect(compileDataCheck(outside)).toBeUndefined();
+  });
+
+  it("leaves every value to zod where the runtime forbids code from strings", () => {
+    vi.stubGlobal(
+      "Function",
+      class {
+        constructor() {
+          throw new EvalError("Code generation from strings disallowed for this context");
+        }
+      },
+    );
+    try {
+      expect(compileDataCheck(z.object({ a: z.string() }))).toBeUndefined();
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(compileDataCheck(z.object({ a: z.string() }))).toBeTypeOf("function");
   });
 
   it("leaves to zod what it cannot decide exactly", () => {

@@ -108,8 +108,14 @@ function compile(schema: z.ZodType): DataCheck | undefined {
   const code = emitter.emit(schema as unknown as ZodInternals, "v");
   if (code === undefined) return undefined;
   // The generated source reads its constants from `c` (see `Emitter.constant`).
-  const build = new Function("c", `return function check(v) {\n${code}\nreturn true;\n};`);
-  return build(emitter.constants) as DataCheck;
+  let build: (constants: unknown[]) => DataCheck;
+  try {
+    build = new Function("c", `return function check(v) {\n${code}\nreturn true;\n};`) as typeof build;
+  } catch {
+    // A runtime that forbids code from strings (--disallow-code-generation-from-strings, a CSP): zod alone.
+    return undefined;
+  }
+  return build(emitter.constants);
 }
 
 /**
