@@ -111,7 +111,8 @@ export class UuidTable {
 
   /** Whether (tag, the UUID last parsed by `parseUuid`) is in the table. */
   has(tag: number): boolean {
-    return this.#size > 0 && this.#find(tag + 1) >= 0;
+    const t = tag + 1;
+    return this.#size > 0 && this.#find(t, hash(t)) >= 0;
   }
 
   /** Adds (tag, the UUID last parsed); false when it was there already or the table is full. */
@@ -122,7 +123,8 @@ export class UuidTable {
       this.#slots = new Int32Array(this.#mask + 1);
       this.#entries = new Int32Array(this.#capacity * STRIDE);
     }
-    const at = this.#find(t);
+    const h = hash(t);
+    const at = this.#find(t, h);
     if (at >= 0) return false;
     const e = this.#size * STRIDE;
     const entries = this.#entries;
@@ -132,7 +134,7 @@ export class UuidTable {
     entries[e + 3] = words[2]!;
     entries[e + 4] = words[3]!;
     this.#size++;
-    this.#slots[~at] = (hash(t) >>> this.#refBits) * (this.#refMask + 1) + this.#size;
+    this.#slots[~at] = (h >>> this.#refBits) * (this.#refMask + 1) + this.#size;
     return true;
   }
 
@@ -142,11 +144,10 @@ export class UuidTable {
     this.#size = 0;
   }
 
-  /** The slot of the entry if present, else the bitwise NOT of the free slot where it would go. */
-  #find(t: number): number {
+  /** The slot of (t, the last parsed UUID), whose hash is `h`, if present; else the bitwise NOT of the free slot where it would go. */
+  #find(t: number, h: number): number {
     const slots = this.#slots;
     const entries = this.#entries;
-    const h = hash(t);
     const refBits = this.#refBits;
     const refMask = this.#refMask;
     const f = h >>> refBits;

@@ -140,7 +140,7 @@ function checkMetadata(metadata: Record<string, string>): void {
         key,
       );
     }
-    if (RESERVED_ATTRIBUTES.has(key)) {
+    if (isReservedAttribute(key)) {
       throw invalid(`metadata.${key}`, `metadata key "${key}" is a reserved attribute name`, key);
     }
     if (typeof value !== "string") {

@@ -97,9 +97,8 @@ export interface EventRegistry {
 class Registry implements EventRegistry {
   readonly #byType = new Map<string, Map<string, EventDefinition>>();
   readonly #acceptNewerMinor: boolean;
-  /** Each definition's compiled pre-check of its data (see `data-check.ts`); absent when it has none. */
-  readonly #checks = new Map<EventDefinition, DataCheck>();
   #last: EventDefinition | undefined;
+  /** The compiled pre-check of `#last`'s data (see `data-check.ts`); undefined when it has none. */
   #lastCheck: DataCheck | undefined;
 
   constructor(options: EventRegistryOptions) {
@@ -120,8 +119,7 @@ class Registry implements EventRegistry {
         });
       }
       versions.set(def.version, def);
-      const check = compileDataCheck(def.schema);
-      if (check !== undefined) this.#checks.set(def, check);
+      compileDataCheck(def.schema); // compiled now (and kept by schema), not on the first delivery
     }
     return this;
   }
@@ -152,7 +150,7 @@ class Registry implements EventRegistry {
     const exact = versions.get(event.version);
     if (exact) {
       this.#last = exact;
-      this.#lastCheck = this.#checks.get(exact);
+      this.#lastCheck = compileDataCheck(exact.schema);
       return exact;
     }
     if (this.#acceptNewerMinor) {
@@ -182,7 +180,7 @@ class Registry implements EventRegistry {
     const def = this.#resolve(event);
     if (createdBy.get(event) === def) return event.data;
     // The compiled pre-check first: true means zod would accept the data and give it back unchanged.
-    const check = def === this.#last ? this.#lastCheck : this.#checks.get(def);
+    const check = def === this.#last ? this.#lastCheck : compileDataCheck(def.schema);
     if (check?.(event.data) === true) return event.data;
     const parsed = def.schema.safeParse(event.data);
     if (!parsed.success) throw schemaError(event.type, event.version, parsed.error.issues);
