@@ -537,8 +537,10 @@ export async function runConsumeBench(options: ConsumeBenchOptions = {}): Promis
 
     let run = 0;
     const once = async (side: "raw" | "ours"): Promise<number> => {
-      const name = `${side}-${++run}`;
-      const durable = side === "raw" ? name : `${SERVICE}-${name}`;
+      // Both durables named as the bus names its own, `{service}-{handler}`, in names of one length: the
+      // durable name is part of every delivery's ack subject, which both sides parse and send back.
+      const name = `${side === "raw" ? "raw" : "bus"}-${++run}`;
+      const durable = `${SERVICE}-${name}`;
       await freshDurable(admin, durable, maxInFlight);
       const eps =
         side === "raw"

@@ -524,9 +524,10 @@ class Bus implements EventBus {
     const observer = this.#observer;
     const decodeOptions = this.#decode;
     const subjectPrefix = `${this.env}.`;
-    /** The subjects this handler takes: `{env}.{type}` of each of its types. */
-    const accepted = new Set([...h.types].map((t) => subjectPrefix + t));
+    /** The subjects this handler takes, `{env}.{type}` of each of its types, and the type each names. */
+    const accepted = new Map([...h.types].map((t) => [subjectPrefix + t, t]));
     let lastAccepted = "";
+    let lastAcceptedType = "";
 
     const callHandler = (d: Delivery): void | Promise<void> =>
       runWithEventContext(contextOf(d.event), () => handler(d.event, d));
@@ -558,12 +559,10 @@ class Bus implements EventBus {
       // validate: data against the registered schema and version. The event was decoded for this delivery
       // alone, so its data is replaced in place (no copy of the event per message).
       (d.event as { data: unknown }).data = registry.parseData(d.event);
-      // The message's subject is `{env}.{accepted type}`, so it names the event's type iff it ends with it.
+      // The message's subject is `{env}.{accepted type}`: it must name the event's type.
       const subject = d.message.subject;
-      const type = d.event.type;
-      if (subject.length !== subjectPrefix.length + type.length || !subject.endsWith(type)) {
-        throw subjectMismatch(subject, d.event);
-      }
+      const named = subject === lastAccepted ? lastAcceptedType : accepted.get(subject);
+      if (d.event.type !== named) throw subjectMismatch(subject, d.event);
       if (!dedupe) return inner(d);
       const seen = store.seen(consumer, d.event.id);
       if (isPromiseLike(seen)) return seen.then((s) => afterSeen(d, s));
@@ -645,12 +644,16 @@ class Bus implements EventBus {
       // subject's is this handler's to refuse (unknown type, mismatch), never silently acked.
       const subject = msg.subject;
       // The last accepted subject first: runs of one type are the rule, and a fresh string hashes anew.
-      if (subject !== lastAccepted && !accepted.has(subject)) {
-        this.#observer.skipped?.({ ...info(msg), reason: "filtered" });
-        msg.ack();
-        return;
+      if (subject !== lastAccepted) {
+        const type = accepted.get(subject);
+        if (type === undefined) {
+          this.#observer.skipped?.({ ...info(msg), reason: "filtered" });
+          msg.ack();
+          return;
+        }
+        lastAccepted = subject;
+        lastAcceptedType = type;
       }
-      lastAccepted = subject;
       let event: CloudEvent;
       try {
         event = decodeEvent(msg.data, decodeOptions);

@@ -2,7 +2,13 @@ import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { runWithEventContext } from "../context/index.js";
 import { type EnvelopeError, isSlotwiseError } from "../errors/index.js";
-import { createEvent, isReservedAttribute, RESERVED_ATTRIBUTES, toWireObject } from "./cloud-event.js";
+import {
+  createEvent,
+  isReservedAttribute,
+  isRfc3339,
+  RESERVED_ATTRIBUTES,
+  toWireObject,
+} from "./cloud-event.js";
 import { decodeEvent, encodeEvent } from "./codec.js";
 import { parseSubject, streamNameFor, subjectFor } from "./naming.js";
 import { createEventRegistry, defineEvent } from "./registry.js";
@@ -97,6 +103,45 @@ describe("creating an event", () => {
     );
     expect(effect.correlationid).toBe("corr-1");
     expect(effect.causationid).toBe(cause.id);
+  });
+});
+
+describe("RFC 3339 times", () => {
+  // The grammar as a regular expression: the specification `isRfc3339` is held to.
+  const RFC3339 =
+    /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+  const seeds = [
+    "2026-12-02T17:43:28Z",
+    "2026-12-02T17:43:28.123Z",
+    "1999-01-31t23:59:60.5z",
+    "2026-12-02T17:43:28+01:00",
+    "2026-12-02T17:43:28.000001-23:59",
+    "0000-10-10T00:00:00Z",
+  ];
+  // Every char replaced by each of these, deleted, or doubled; and every prefix.
+  const alphabet = "0123456789:-+.TtZz x\u0660\u00b2";
+
+  it("accepts exactly what the grammar accepts, near every boundary", () => {
+    const cases = new Set<string>(seeds);
+    for (const seed of seeds) {
+      for (let i = 0; i <= seed.length; i++) {
+        cases.add(seed.slice(0, i));
+        cases.add(seed.slice(0, i) + seed.slice(i + 1));
+        cases.add(seed.slice(0, i) + seed.charAt(i) + seed.slice(i));
+        for (const c of alphabet) cases.add(seed.slice(0, i) + c + seed.slice(i + 1));
+      }
+    }
+    for (const month of ["00", "01", "09", "10", "12", "13", "19", "20"])
+      for (const day of ["00", "01", "09", "19", "29", "30", "31", "32", "40"])
+        cases.add(`2026-${month}-${day}T00:00:00Z`);
+    for (const hm of ["00", "09", "19", "20", "23", "24", "29", "59", "60", "61", "99"]) {
+      cases.add(`2026-01-01T${hm}:${hm}:${hm}Z`);
+      cases.add(`2026-01-01T00:00:00+${hm}:${hm}`);
+    }
+    const disagreements = [...cases].filter((s) => isRfc3339(s) !== RFC3339.test(s));
+    expect(disagreements).toEqual([]);
+    expect(cases.size).toBeGreaterThan(2_000);
+    expect([...cases].filter((s) => isRfc3339(s)).length).toBeGreaterThan(100);
   });
 });
 

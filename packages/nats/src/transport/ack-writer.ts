@@ -94,14 +94,16 @@ class BatchedAckWriter implements AckWriter {
     if (this.#used + room > this.#buffer.length) this.#grow(room);
     const b = this.#buffer;
     let at = this.#used;
-    at += PUB.copy(b, at);
+    // `set`, not `Buffer#copy`: that one makes a view of its source on every call.
+    b.set(PUB, at);
+    at += PUB.length;
     if (typeof subject === "string") at += b.write(subject, at);
     else {
       b.set(subject, at);
       at += subject.length;
     }
-    at += ACK_TAIL.copy(b, at);
-    this.#used = at;
+    b.set(ACK_TAIL, at);
+    this.#used = at + ACK_TAIL.length;
     this.#count++;
     if (!this.#scheduled) {
       this.#scheduled = true;
