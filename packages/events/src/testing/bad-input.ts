@@ -22,6 +22,12 @@ export const BadInputCreated = defineEvent({
   schema: z.object({ bookingId: z.string(), seq: z.number().int() }),
 });
 
+/** Registered too, so an event of this type on `BadInputCreated`'s subject is known but on the wrong subject. */
+export const BadInputCancelled = defineEvent({
+  type: "booking.appointment.cancelled.v1",
+  schema: BadInputCreated.schema,
+});
+
 export interface BadInputCase {
   name: string;
   /** The failure kind: cases of one kind share a code, different kinds never do. */
@@ -109,6 +115,13 @@ export function badInputCases(): BadInputCase[] {
       attribute: "type",
     },
     {
+      name: "a known type on another type's subject",
+      kind: "subject-mismatch",
+      bytes: json({ ...wire("subject-mismatch"), type: BadInputCancelled.type }),
+      code: "INVALID_SUBJECT",
+      attribute: "type",
+    },
+    {
       name: "unknown version",
       kind: "unknown-version",
       bytes: json({ ...wire("unknown-version"), version: "1.7" }),
@@ -158,7 +171,7 @@ export function runBadInputMatrix(name: string, factory: TransportConformanceFac
         transport,
         service: "booking-service",
         env,
-        registry: createEventRegistry().register(BadInputCreated),
+        registry: createEventRegistry().register(BadInputCreated, BadInputCancelled),
         decode: { maxBytes: BAD_INPUT_MAX_BYTES },
         retry: { attempts: 3, baseMs: 10, capMs: 50 },
         observer: { retried: () => void retries++ },
