@@ -6,17 +6,22 @@
  *
  * Each run is timed from its first message to its last (handled and acked), so start-up (consumer
  * lookup, the bus's dead-letter sweeper and watchdog) counts for neither side. A warm-up run of each side
- * comes first; then rounds alternate which side goes first, and the medians are reported.
+ * comes first; then rounds alternate which side goes first, and the medians are reported, with each
+ * round's own ratio (the machine's speed drifts between rounds; a round's two runs are back to back).
+ * Beside throughput, each run measures the consumer process's CPU per event over the same window: on a
+ * small machine the server and the consumer share the cores, and the server's share is most of it. Given
+ * the server's pid (CONSUME_SERVER_PID, a local `nats-server`), its CPU per event is logged too.
  *
  * Then the memory check: one bus consumer, in a process of its own (`consume-child.ts`), handles
  * 1,000,000 events (the stored 100,000, then nine passes of them re-published under new event ids), and
  * its resident memory is sampled after 100,000 and after 1,000,000 handled, each after a full GC.
  *
  * Environment overrides: NATS_URL, CONSUME_EVENTS, CONSUME_ROUNDS, CONSUME_MAX_IN_FLIGHT,
- * CONSUME_MEMORY_EVENTS (0 skips the memory check).
+ * CONSUME_MEMORY_EVENTS (0 skips the memory check), CONSUME_SERVER_PID.
  */
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -72,6 +77,13 @@ export interface ConsumeBenchResult {
   /** Events per second through raw `@nats-io/jetstream` `consume()` + `ack()`. */
   baseline: number;
   ratio: number;
+  /** ours/raw of each round (both sides run back to back), in round order. */
+  rounds: number[];
+  /**
+   * Client CPU (all the process's threads: main, GC, libuv) per event over the timed window, median of
+   * the rounds: what each side costs the consumer's machine, whatever the server and the neighbours do.
+   */
+  cpu: { unit: "µs/event"; ours: number; baseline: number };
   rss?: {
     unit: "MiB";
     /** Whether a full GC ran before each sample (`node --expose-gc`). */
@@ -224,29 +236,74 @@ async function finishDurable(admin: NatsTransport, durable: string, n: number, l
   await admin.deleteConsumer(STREAM, durable);
 }
 
-async function runRaw(js: JetStreamClient, durable: string, n: number, batch: number): Promise<number> {
+/** One timed run: events per second and client CPU µs per event, both from the first message to the last. */
+interface RunResult {
+  eps: number;
+  cpuUs: number;
+  /** The server's CPU µs per event, when it is a local process we were told of (CONSUME_SERVER_PID). */
+  serverCpuUs?: number;
+}
+
+const SERVER_PID = process.env.CONSUME_SERVER_PID;
+
+/** CPU µs a local process has used (utime + stime from /proc, in clock ticks of 10 ms). */
+function processCpuUs(pid: string): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** Marks the first and the last of `n` messages; `result()` is valid once the last was marked. */
+function runClock(n: number): { mark(count: number): boolean; result(): RunResult } {
+  let first = 0;
+  let last = 0;
+  let cpuFirst: NodeJS.CpuUsage | undefined;
+  let cpuSpent: NodeJS.CpuUsage | undefined;
+  let serverFirst = 0;
+  let serverSpent = 0;
+  return {
+    mark(count) {
+      if (count === 1) {
+        first = performance.now();
+        cpuFirst = process.cpuUsage();
+        if (SERVER_PID) serverFirst = processCpuUs(SERVER_PID);
+      } else if (count === n) {
+        cpuSpent = process.cpuUsage(cpuFirst);
+        if (SERVER_PID) serverSpent = processCpuUs(SERVER_PID) - serverFirst;
+        last = performance.now();
+        return true;
+      }
+      return false;
+    },
+    result() {
+      const spent = cpuSpent!;
+      return {
+        eps: rate(n - 1, last - first),
+        cpuUs: (spent.user + spent.system) / (n - 1),
+        ...(SERVER_PID ? { serverCpuUs: serverSpent / (n - 1) } : {}),
+      };
+    },
+  };
+}
+
+async function runRaw(js: JetStreamClient, durable: string, n: number, batch: number): Promise<RunResult> {
   const consumer = await js.consumers.get(STREAM, durable);
   let count = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => {
     done = resolve;
   });
-  let first = 0;
-  let last = 0;
+  const clock = runClock(n);
   const messages = await consumer.consume({
     max_messages: batch,
     callback: (m) => {
       m.ack();
-      if (++count === 1) first = performance.now();
-      else if (count === n) {
-        last = performance.now();
-        done();
-      }
+      if (clock.mark(++count)) done();
     },
   });
   await finished;
   await messages.close();
-  return rate(n - 1, last - first);
+  return clock.result();
 }
 
 function registry() {
@@ -287,24 +344,19 @@ async function runOurs(
   handlerName: string,
   n: number,
   maxInFlight: number,
-): Promise<number> {
+): Promise<RunResult> {
   let done!: () => void;
   const finished = new Promise<void>((resolve) => {
     done = resolve;
   });
-  let first = 0;
-  let last = 0;
+  const clock = runClock(n);
   const bus = await startBus(servers, ENV, handlerName, maxInFlight, (count) => {
-    if (count === 1) first = performance.now();
-    else if (count === n) {
-      last = performance.now();
-      done();
-    }
+    if (clock.mark(count)) done();
   });
   await bus.start();
   await finished;
   await bus.close();
-  return rate(n - 1, last - first);
+  return clock.result();
 }
 
 function gcFunction(): (() => void) | undefined {
@@ -536,44 +588,55 @@ export async function runConsumeBench(options: ConsumeBenchOptions = {}): Promis
     );
 
     let run = 0;
-    const once = async (side: "raw" | "ours"): Promise<number> => {
+    const once = async (side: "raw" | "ours"): Promise<RunResult> => {
       // Both durables named as the bus names its own, `{service}-{handler}`, in names of one length: the
       // durable name is part of every delivery's ack subject, which both sides parse and send back.
       const name = `${side === "raw" ? "raw" : "bus"}-${++run}`;
       const durable = `${SERVICE}-${name}`;
       await freshDurable(admin, durable, maxInFlight);
-      const eps =
+      const result =
         side === "raw"
           ? await runRaw(js, durable, n, maxInFlight)
           : await runOurs(servers, name, n, maxInFlight);
       await finishDurable(admin, durable, n, side);
-      return eps;
+      return result;
     };
+    const show = (r: RunResult) =>
+      `${Math.round(r.eps)} events/s, ${r.cpuUs.toFixed(2)} µs CPU/event` +
+      (r.serverCpuUs === undefined ? "" : `, server ${r.serverCpuUs.toFixed(2)} µs/event`);
 
     log("consume: warming up");
-    log(`consume: warm-up raw  ${Math.round(await once("raw"))} events/s`);
-    log(`consume: warm-up ours ${Math.round(await once("ours"))} events/s`);
-    const raw: number[] = [];
-    const ours: number[] = [];
+    log(`consume: warm-up raw  ${show(await once("raw"))}`);
+    log(`consume: warm-up ours ${show(await once("ours"))}`);
+    const raw: RunResult[] = [];
+    const ours: RunResult[] = [];
+    const ratios: number[] = [];
     for (let r = 1; r <= rounds; r++) {
       // Alternate which side goes first, so neither always runs on a warmer server cache.
       const order = r % 2 === 1 ? (["ours", "raw"] as const) : (["raw", "ours"] as const);
       for (const side of order) {
-        const eps = await once(side);
-        (side === "raw" ? raw : ours).push(eps);
-        log(`consume: round ${r} ${side.padEnd(4)} ${Math.round(eps)} events/s`);
+        const timed = await once(side);
+        (side === "raw" ? raw : ours).push(timed);
+        log(`consume: round ${r} ${side.padEnd(4)} ${show(timed)}`);
       }
-      log(`consume: round ${r} ours/raw ${(ours[r - 1]! / raw[r - 1]!).toFixed(3)}`);
+      ratios.push(Number((ours[r - 1]!.eps / raw[r - 1]!.eps).toFixed(3)));
+      log(`consume: round ${r} ours/raw ${ratios[r - 1]!.toFixed(3)}`);
     }
 
+    const cpu = (runs: RunResult[]) => Number(median(runs.map((r) => r.cpuUs)).toFixed(2));
     const result: ConsumeBenchResult = {
       bench: "consume",
-      ours: Math.round(median(ours)),
-      baseline: Math.round(median(raw)),
+      ours: Math.round(median(ours.map((r) => r.eps))),
+      baseline: Math.round(median(raw.map((r) => r.eps))),
       ratio: 0,
+      rounds: ratios,
+      cpu: { unit: "µs/event", ours: cpu(ours), baseline: cpu(raw) },
     };
     result.ratio = Number((result.ours / result.baseline).toFixed(3));
-    log(`consume: ours ${result.ours} events/s, raw ${result.baseline} events/s, ratio ${result.ratio}`);
+    log(
+      `consume: ours ${result.ours} events/s, raw ${result.baseline} events/s, ratio ${result.ratio}; ` +
+        `client CPU ${result.cpu.ours} vs ${result.cpu.baseline} µs/event`,
+    );
 
     if (memoryEvents > 0) {
       log(`consume: memory: one consumer handles ${memoryEvents} events`);
