@@ -6,8 +6,11 @@
  *
  * Each run is timed from its first message to its last (handled and acked), so start-up (consumer
  * lookup, the bus's dead-letter sweeper and watchdog) counts for neither side. A warm-up run of each side
- * comes first; then rounds alternate which side goes first, and the medians are reported, with each
- * round's own ratio (the machine's speed drifts between rounds; a round's two runs are back to back).
+ * comes first; then rounds rotate which side goes first, and the medians are reported, with each
+ * round's own ratio (the machine's speed drifts between rounds; a round's runs are back to back).
+ * A third side, raw nats.js that also parses each payload (`json()`), shows what the chain costs beyond
+ * the least any consumer of JSON events does; it does not enter the headline ratio.
+ *
  * Beside throughput, each run measures the consumer process's CPU per event over the same window: on a
  * small machine the server and the consumer share the cores, and the server's share is most of it. Given
  * the server's pid (CONSUME_SERVER_PID, a local `nats-server`), its CPU per event is logged too.
@@ -84,6 +87,11 @@ export interface ConsumeBenchResult {
    * the rounds: what each side costs the consumer's machine, whatever the server and the neighbours do.
    */
   cpu: { unit: "µs/event"; ours: number; baseline: number };
+  /**
+   * Raw nats.js that also parses each payload (`json()`, then `ack()`): the least any consumer of JSON
+   * events does. Its events/s, ours against it, and its client CPU per event.
+   */
+  parsed: { baseline: number; ratio: number; cpu: number };
   rss?: {
     unit: "MiB";
     /** Whether a full GC ran before each sample (`node --expose-gc`). */
@@ -236,6 +244,12 @@ async function finishDurable(admin: NatsTransport, durable: string, n: number, l
   await admin.deleteConsumer(STREAM, durable);
 }
 
+/** Our bus; raw nats.js consume-and-ack (the baseline); raw nats.js that also parses each payload. */
+type Side = "ours" | "raw" | "json";
+const SIDES: readonly Side[] = ["ours", "raw", "json"];
+/** Each side's durable-name tag, all of one length (see `once`). */
+const DURABLE_TAG: Record<Side, string> = { ours: "bus", raw: "raw", json: "jsn" };
+
 /** One timed run: events per second and client CPU µs per event, both from the first message to the last. */
 interface RunResult {
   eps: number;
@@ -286,7 +300,17 @@ function runClock(n: number): { mark(count: number): boolean; result(): RunResul
   };
 }
 
-async function runRaw(js: JetStreamClient, durable: string, n: number, batch: number): Promise<RunResult> {
+/**
+ * Raw nats.js `consume()` with a callback: `ack()` alone (the baseline), or, with `parse`, `json()` then
+ * `ack()`, the least any consumer of JSON events does.
+ */
+async function runRaw(
+  js: JetStreamClient,
+  durable: string,
+  n: number,
+  batch: number,
+  parse: boolean,
+): Promise<RunResult> {
   const consumer = await js.consumers.get(STREAM, durable);
   let count = 0;
   let done!: () => void;
@@ -296,10 +320,16 @@ async function runRaw(js: JetStreamClient, durable: string, n: number, batch: nu
   const clock = runClock(n);
   const messages = await consumer.consume({
     max_messages: batch,
-    callback: (m) => {
-      m.ack();
-      if (clock.mark(++count)) done();
-    },
+    callback: parse
+      ? (m) => {
+          m.json();
+          m.ack();
+          if (clock.mark(++count)) done();
+        }
+      : (m) => {
+          m.ack();
+          if (clock.mark(++count)) done();
+        },
   });
   await finished;
   await messages.close();
@@ -588,16 +618,16 @@ export async function runConsumeBench(options: ConsumeBenchOptions = {}): Promis
     );
 
     let run = 0;
-    const once = async (side: "raw" | "ours"): Promise<RunResult> => {
-      // Both durables named as the bus names its own, `{service}-{handler}`, in names of one length: the
-      // durable name is part of every delivery's ack subject, which both sides parse and send back.
-      const name = `${side === "raw" ? "raw" : "bus"}-${++run}`;
+    const once = async (side: Side): Promise<RunResult> => {
+      // Every durable named as the bus names its own, `{service}-{handler}`, in names of one length: the
+      // durable name is part of every delivery's ack subject, which every side parses and sends back.
+      const name = `${DURABLE_TAG[side]}-${++run}`;
       const durable = `${SERVICE}-${name}`;
       await freshDurable(admin, durable, maxInFlight);
       const result =
-        side === "raw"
-          ? await runRaw(js, durable, n, maxInFlight)
-          : await runOurs(servers, name, n, maxInFlight);
+        side === "ours"
+          ? await runOurs(servers, name, n, maxInFlight)
+          : await runRaw(js, durable, n, maxInFlight, side === "json");
       await finishDurable(admin, durable, n, side);
       return result;
     };
@@ -606,36 +636,41 @@ export async function runConsumeBench(options: ConsumeBenchOptions = {}): Promis
       (r.serverCpuUs === undefined ? "" : `, server ${r.serverCpuUs.toFixed(2)} µs/event`);
 
     log("consume: warming up");
-    log(`consume: warm-up raw  ${show(await once("raw"))}`);
-    log(`consume: warm-up ours ${show(await once("ours"))}`);
-    const raw: RunResult[] = [];
-    const ours: RunResult[] = [];
+    for (const side of SIDES) log(`consume: warm-up ${side.padEnd(4)} ${show(await once(side))}`);
+    const runs: Record<Side, RunResult[]> = { ours: [], raw: [], json: [] };
     const ratios: number[] = [];
     for (let r = 1; r <= rounds; r++) {
-      // Alternate which side goes first, so neither always runs on a warmer server cache.
-      const order = r % 2 === 1 ? (["ours", "raw"] as const) : (["raw", "ours"] as const);
+      // Rotate which side goes first, so none always runs on a warmer server cache.
+      const order = SIDES.map((_, i) => SIDES[(i + r - 1) % SIDES.length]!);
       for (const side of order) {
         const timed = await once(side);
-        (side === "raw" ? raw : ours).push(timed);
+        runs[side].push(timed);
         log(`consume: round ${r} ${side.padEnd(4)} ${show(timed)}`);
       }
-      ratios.push(Number((ours[r - 1]!.eps / raw[r - 1]!.eps).toFixed(3)));
+      ratios.push(Number((runs.ours[r - 1]!.eps / runs.raw[r - 1]!.eps).toFixed(3)));
       log(`consume: round ${r} ours/raw ${ratios[r - 1]!.toFixed(3)}`);
     }
 
-    const cpu = (runs: RunResult[]) => Number(median(runs.map((r) => r.cpuUs)).toFixed(2));
+    const eps = (side: Side) => Math.round(median(runs[side].map((r) => r.eps)));
+    const cpu = (side: Side) => Number(median(runs[side].map((r) => r.cpuUs)).toFixed(2));
     const result: ConsumeBenchResult = {
       bench: "consume",
-      ours: Math.round(median(ours.map((r) => r.eps))),
-      baseline: Math.round(median(raw.map((r) => r.eps))),
-      ratio: 0,
+      ours: eps("ours"),
+      baseline: eps("raw"),
+      ratio: Number((eps("ours") / eps("raw")).toFixed(3)),
       rounds: ratios,
-      cpu: { unit: "µs/event", ours: cpu(ours), baseline: cpu(raw) },
+      cpu: { unit: "µs/event", ours: cpu("ours"), baseline: cpu("raw") },
+      parsed: {
+        baseline: eps("json"),
+        ratio: Number((eps("ours") / eps("json")).toFixed(3)),
+        cpu: cpu("json"),
+      },
     };
-    result.ratio = Number((result.ours / result.baseline).toFixed(3));
     log(
       `consume: ours ${result.ours} events/s, raw ${result.baseline} events/s, ratio ${result.ratio}; ` +
-        `client CPU ${result.cpu.ours} vs ${result.cpu.baseline} µs/event`,
+        `client CPU ${result.cpu.ours} vs ${result.cpu.baseline} µs/event; ` +
+        `raw with JSON.parse ${result.parsed.baseline} events/s (ours/that ${result.parsed.ratio}, ` +
+        `${result.parsed.cpu} µs/event)`,
     );
 
     if (memoryEvents > 0) {
