@@ -80,7 +80,7 @@ export interface ConsumeBenchResult {
   /** Events per second through raw `@nats-io/jetstream` `consume()` + `ack()`. */
   baseline: number;
   ratio: number;
-  /** ours/raw of each round (both sides run back to back), in round order. */
+  /** ours/raw of each round (a round's runs are back to back), in round order. */
   rounds: number[];
   /**
    * Client CPU (all the process's threads: main, GC, libuv) per event over the timed window, median of
