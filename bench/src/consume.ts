@@ -320,6 +320,7 @@ async function runRaw(
   const clock = runClock(n);
   const messages = await consumer.consume({
     max_messages: batch,
+    // Two callbacks rather than one testing `parse`: the baseline's stays the bare ack, with no branch per message.
     callback: parse
       ? (m) => {
           m.json();
